@@ -1,0 +1,555 @@
+/**
+ * One network connection speaking MQTT 3.1.1 or 5.0: framing, decoding, keep-alive, flow control and
+ * the per-packet rules of the spec. Routing, sessions and storage belong to the broker; this file only
+ * translates between packets and broker calls. Spec clauses are cited where they decide.
+ */
+import mqttPacket from 'mqtt-packet';
+import type { IPacket, Packet } from 'mqtt-packet';
+import { isUtf8 } from 'node:buffer';
+import { Framer } from '../protocol/framer.js';
+import { RC, connackReturnCodeV3, reasonText } from '../protocol/reason-codes.js';
+import { validateTopicName } from '../protocol/topic.js';
+import type { Broker } from './broker.js';
+import type { ClientInfo } from './hooks.js';
+import { pickMessageProperties, type Message, type MessageProperties, type QoS } from './message.js';
+import type { Outgoing, Session } from './session.js';
+import type { Transport } from './transport.js';
+
+/** AWS IoT's DisconnectReason values used in lifecycle events. */
+export type DisconnectReason =
+  | 'CLIENT_INITIATED_DISCONNECT'
+  | 'CLIENT_ERROR'
+  | 'CONNECTION_LOST'
+  | 'DUPLICATE_CLIENTID'
+  | 'FORBIDDEN_ACCESS'
+  | 'MQTT_KEEP_ALIVE_TIMEOUT'
+  | 'SERVER_ERROR'
+  | 'SERVER_INITIATED_DISCONNECT'
+  | 'API_INITIATED_DISCONNECT'
+  | 'AUTH_ERROR'
+  | 'THROTTLED';
+
+type State = 'new' | 'connecting' | 'connected' | 'closing' | 'closed';
+
+/** Seconds a fresh socket may take to send CONNECT. */
+const CONNECT_TIMEOUT_MS = 10_000;
+/** QoS 0 messages are dropped (and counted) for a receiver with this much unsent output. */
+const QOS0_BACKLOG_BYTES = 4 * 1024 * 1024;
+
+type AnyPacket = Packet & { cmd: string };
+
+export class Connection {
+  state: State = 'new';
+  protocolVersion = 4;
+  session: Session | null = null;
+  info: ClientInfo | null = null;
+  /** Why this connection ended, for the lifecycle event. */
+  disconnectReason: DisconnectReason = 'CONNECTION_LOST';
+  clientInitiated = false;
+  /** Publish the will when the connection ends (cleared by a normal DISCONNECT). */
+  sendWill = true;
+  keepAliveMs = 0;
+  lastRx = Date.now();
+  /** Client's limits (MQTT 5 CONNECT properties). */
+  clientReceiveMaximum = 65535;
+  clientMaxPacketSize = 268_435_460;
+  clientTopicAliasMaximum = 0;
+  requestProblemInformation = true;
+  readonly connectedAt = Date.now();
+
+  private readonly framer: Framer;
+  private readonly parser = mqttPacket.parser({ protocolVersion: 4 });
+  private parsed: AnyPacket | null = null;
+  private parseError: Error | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private corked = false;
+  /** Packets received while the CONNECT is being authenticated. */
+  private backlog: Buffer[] | null = null;
+  /** Inbound topic aliases [MQTT-3.3.2-12]. */
+  private readonly inAliases = new Map<number, string>();
+  /** Outbound topic aliases we assigned. */
+  private readonly outAliases = new Map<string, number>();
+  /** QoS 1/2 publishes received and not yet fully acknowledged (our Receive Maximum). */
+  private inboundUnacked = 0;
+  /** Acknowledgements waiting for storage, kept in order [MQTT-4.6.0-2]. */
+  private pendingAcks: Buffer[] = [];
+  private ackWaiting = false;
+  private readonly flushAcks = (): void => this.drainAcks();
+  private closedCallbacks: (() => void)[] | null = null;
+  /** The packet being handled, for checks on its exact bytes. */
+  private currentRaw: Buffer | null = null;
+
+  constructor(
+    readonly broker: Broker,
+    readonly transport: Transport,
+  ) {
+    this.framer = new Framer(broker.config.maxPacketBytes, (p) => this.onPacket(p));
+    this.parser.on('packet', (p: AnyPacket) => {
+      this.parsed = p;
+    });
+    this.parser.on('error', (e: Error) => {
+      this.parseError = e;
+    });
+    transport.bind({
+      onData: (chunk) => this.onData(chunk),
+      onDrain: () => {},
+      onClose: () => this.onTransportClose(),
+    });
+    this.timer = setTimeout(() => {
+      if (this.state === 'new' || this.state === 'connecting') this.destroy('CLIENT_ERROR');
+    }, CONNECT_TIMEOUT_MS);
+    this.timer.unref();
+  }
+
+  get clientId(): string {
+    return this.session?.clientId ?? '';
+  }
+
+  // ---------------------------------------------------------------- input
+
+  private onData(chunk: Buffer): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.lastRx = Date.now();
+    this.broker.stats.bytesIn += chunk.length;
+    const rc = this.framer.push(chunk);
+    if (rc !== 0) this.protocolViolation(rc);
+  }
+
+  private onPacket(raw: Buffer): void {
+    if (this.state === 'connecting') {
+      // CONNECT is being authenticated: keep what follows in order.
+      (this.backlog ??= []).push(Buffer.from(raw));
+      return;
+    }
+    if (this.state !== 'new' && this.state !== 'connected') return;
+    const type = raw[0] >> 4;
+    if (this.state === 'new') {
+      if (type !== 1) return this.destroy('CLIENT_ERROR'); // [MQTT-3.1.0-1] first packet must be CONNECT
+      const version = connectProtocolLevel(raw);
+      if (version !== 3 && version !== 4 && version !== 5) {
+        // [MQTT-3.1.2-2] unsupported protocol level: CONNACK 0x01 (3.1.1 layout), then close.
+        this.writeRaw(Buffer.from([0x20, 0x02, 0x00, 0x01]));
+        return this.close('CLIENT_ERROR');
+      }
+      this.protocolVersion = version;
+    } else if (type === 1) {
+      return this.protocolViolation(RC.PROTOCOL_ERROR); // [MQTT-3.1.0-2] a second CONNECT
+    }
+    const packet = this.decode(raw);
+    if (packet === null) return;
+    this.currentRaw = raw;
+    if (this.state === 'new') this.broker.handleConnect(this, packet as mqttPacket.IConnectPacket);
+    else this.dispatch(packet);
+  }
+
+  private decode(raw: Buffer): AnyPacket | null {
+    this.parsed = null;
+    this.parseError = null;
+    this.parser.parse(raw);
+    if (this.parseError !== null || this.parsed === null) {
+      this.protocolViolation(RC.MALFORMED_PACKET);
+      return null;
+    }
+    return this.parsed;
+  }
+
+  /** Processes packets that arrived while CONNECT was being authenticated. */
+  resumeAfterConnect(): void {
+    const backlog = this.backlog;
+    this.backlog = null;
+    if (backlog !== null) for (const raw of backlog) this.onPacket(raw);
+  }
+
+  private dispatch(p: AnyPacket): void {
+    switch (p.cmd) {
+      case 'publish':
+        return this.onPublish(p as mqttPacket.IPublishPacket);
+      case 'puback':
+        return this.onPuback(p as mqttPacket.IPubackPacket);
+      case 'pubrec':
+        return this.onPubrec(p as mqttPacket.IPubrecPacket);
+      case 'pubrel':
+        return this.onPubrel(p as mqttPacket.IPubrelPacket);
+      case 'pubcomp':
+        return this.onPubcomp(p as mqttPacket.IPubcompPacket);
+      case 'subscribe':
+        return this.broker.handleSubscribe(this, p as mqttPacket.ISubscribePacket);
+      case 'unsubscribe':
+        return this.broker.handleUnsubscribe(this, p as mqttPacket.IUnsubscribePacket);
+      case 'pingreq':
+        this.writeRaw(PINGRESP);
+        return;
+      case 'disconnect':
+        return this.onDisconnect(p as mqttPacket.IDisconnectPacket);
+      case 'auth':
+        // No enhanced authentication method is configured: AUTH is a protocol error [MQTT-4.12.0-1].
+        return this.protocolViolation(RC.PROTOCOL_ERROR);
+      default:
+        // CONNACK, SUBACK, ... are server-to-client packets.
+        return this.protocolViolation(RC.PROTOCOL_ERROR);
+    }
+  }
+
+  private onPublish(p: mqttPacket.IPublishPacket): void {
+    const cfg = this.broker.config;
+    const qos = p.qos as QoS;
+    const v5 = this.protocolVersion === 5;
+    if (qos > 0 && !(p.messageId! > 0)) return this.protocolViolation(RC.PROTOCOL_ERROR); // [MQTT-2.2.1-3]
+    if (qos > cfg.maxQos) return this.protocolViolation(RC.QOS_NOT_SUPPORTED); // [MQTT-3.2.2-11]
+    if (p.retain && !cfg.retainAvailable) return this.protocolViolation(RC.RETAIN_NOT_SUPPORTED); // [MQTT-3.2.2-14]
+    let topic = p.topic;
+    const props = v5 ? p.properties : undefined;
+    if (props?.topicAlias !== undefined) {
+      const alias = props.topicAlias;
+      if (alias === 0 || alias > cfg.topicAliasMaximum) return this.protocolViolation(RC.TOPIC_ALIAS_INVALID); // [MQTT-3.3.2-8/9]
+      if (topic.length > 0) this.inAliases.set(alias, topic);
+      else {
+        const known = this.inAliases.get(alias);
+        if (known === undefined) return this.protocolViolation(RC.PROTOCOL_ERROR); // [MQTT-3.3.4-?] unknown alias
+        topic = known;
+      }
+    }
+    if (p.topic.indexOf('\uFFFD') !== -1 && !publishTopicIsUtf8(this.currentRaw!)) return this.protocolViolation(RC.MALFORMED_PACKET); // [MQTT-1.5.4-1]
+    const trc = validateTopicName(topic, cfg);
+    if (trc !== 0) return this.protocolViolation(trc);
+    const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload;
+    if (payload.length > cfg.maxPayloadBytes) return this.protocolViolation(RC.PACKET_TOO_LARGE);
+
+    if (qos > 0) {
+      if (qos === 2 && this.session!.incomingQos2.has(p.messageId!)) {
+        // Retransmission of a QoS 2 message we already took: acknowledge again, deliver nothing [MQTT-4.3.3-9].
+        this.writeAck(0x50, p.messageId!, 0);
+        return;
+      }
+      if (++this.inboundUnacked > cfg.receiveMaximum && v5) return this.protocolViolation(RC.RECEIVE_MAXIMUM_EXCEEDED); // [MQTT-3.3.4-7]
+    }
+
+    let properties: MessageProperties | null = null;
+    let expiresAt = 0;
+    if (props !== undefined) {
+      if (props.payloadFormatIndicator === true && !isUtf8(payload)) {
+        // [MQTT-3.3.2-4] PUBACK/PUBREC 0x99, or DISCONNECT for QoS 0.
+        if (qos === 0) return this.protocolViolation(RC.PAYLOAD_FORMAT_INVALID);
+        this.inboundUnacked--;
+        this.writeAck(qos === 1 ? 0x40 : 0x50, p.messageId!, RC.PAYLOAD_FORMAT_INVALID);
+        return;
+      }
+      properties = pickMessageProperties(props);
+      if (props.messageExpiryInterval !== undefined) expiresAt = Date.now() + props.messageExpiryInterval * 1000;
+    }
+    this.broker.stats.messagesIn[qos]++;
+    const message: Message = {
+      topic,
+      payload,
+      qos,
+      retain: p.retain,
+      properties,
+      expiresAt,
+      origin: this.session!.clientId,
+    };
+    const rc = this.broker.publishFromClient(this, message);
+    if (rc < 0) return; // connection closed by the broker (not authorized, 3.1.1)
+    if (qos === 0) return;
+    if (qos === 2 && rc < 0x80) {
+      this.session!.incomingQos2.add(p.messageId!);
+      if (this.session!.persistent) this.broker.store.putIncomingQos2(this.session!.clientId, p.messageId!);
+    }
+    if (qos === 1) this.inboundUnacked--;
+    else if (rc >= 0x80) this.inboundUnacked--;
+    this.writeAck(qos === 1 ? 0x40 : 0x50, p.messageId!, rc);
+  }
+
+  private onPuback(p: mqttPacket.IPubackPacket): void {
+    const out = this.session!.inflight.get(p.messageId!);
+    if (out === undefined || out.qos !== 1) return; // unknown id: ignore
+    this.broker.settle(this.session!, out, true);
+  }
+
+  private onPubrec(p: mqttPacket.IPubrecPacket): void {
+    const s = this.session!;
+    const out = s.inflight.get(p.messageId!);
+    if (out === undefined || out.qos !== 2) {
+      // [MQTT-4.3.3] v5: PUBREL with 0x92 for an unknown packet id.
+      if (this.protocolVersion === 5) this.writeAck(0x62, p.messageId!, RC.PACKET_IDENTIFIER_NOT_FOUND);
+      return;
+    }
+    if ((p.reasonCode ?? 0) >= 0x80) return this.broker.settle(s, out, false); // receiver refused it
+    if (out.state !== 'pubrel') {
+      out.state = 'pubrel';
+      if (s.persistent) this.broker.store.updateQueued(s.clientId, out.seq, 'pubrel', out.packetId);
+    }
+    this.writeAck(0x62, out.packetId, 0);
+  }
+
+  private onPubrel(p: mqttPacket.IPubrelPacket): void {
+    const s = this.session!;
+    const id = p.messageId!;
+    const known = s.incomingQos2.delete(id);
+    if (known) {
+      this.inboundUnacked--;
+      if (s.persistent) this.broker.store.deleteIncomingQos2(s.clientId, id);
+    }
+    this.writeAck(0x70, id, known || this.protocolVersion !== 5 ? 0 : RC.PACKET_IDENTIFIER_NOT_FOUND);
+  }
+
+  private onPubcomp(p: mqttPacket.IPubcompPacket): void {
+    const out = this.session!.inflight.get(p.messageId!);
+    if (out === undefined || out.qos !== 2) return;
+    this.broker.settle(this.session!, out, true);
+  }
+
+  private onDisconnect(p: mqttPacket.IDisconnectPacket): void {
+    const s = this.session!;
+    const rc = p.reasonCode ?? 0;
+    const sei = p.properties?.sessionExpiryInterval;
+    if (sei !== undefined) {
+      // [MQTT-3.14.2-2] a session that ended with the connection cannot be revived by DISCONNECT.
+      if (s.expiryInterval === 0 && sei !== 0) return this.protocolViolation(RC.PROTOCOL_ERROR);
+      this.broker.setSessionExpiry(s, sei);
+    }
+    this.sendWill = rc === RC.DISCONNECT_WITH_WILL; // [MQTT-3.14.4-3] normal DISCONNECT discards the will
+    this.clientInitiated = true;
+    this.disconnectReason = 'CLIENT_INITIATED_DISCONNECT';
+    this.state = 'closing';
+    this.transport.end();
+  }
+
+  // ---------------------------------------------------------------- output
+
+  /** Writes bytes, coalescing everything written in one tick into one socket write. */
+  writeRaw(buf: Buffer): boolean {
+    if (this.state === 'closed') return false;
+    if (!this.corked) {
+      this.corked = true;
+      this.transport.cork();
+      process.nextTick(uncork, this);
+    }
+    this.broker.stats.bytesOut += buf.length;
+    return this.transport.write(buf);
+  }
+
+  /** Encodes and writes a control packet. */
+  writePacket(packet: IPacket & { cmd: string }): void {
+    let buf: Buffer;
+    try {
+      buf = mqttPacket.generate(packet as Packet, { protocolVersion: this.protocolVersion });
+    } catch (err) {
+      this.broker.logger.error({ err, clientId: this.clientId, cmd: packet.cmd }, 'failed to encode packet');
+      return;
+    }
+    this.writeRaw(buf);
+  }
+
+  /** PUBACK/PUBREC/PUBREL/PUBCOMP, kept behind acknowledgements still waiting for storage. */
+  writeAck(header: number, packetId: number, reasonCode: number): void {
+    const v5 = this.protocolVersion === 5 && reasonCode !== 0;
+    const buf = v5
+      ? Buffer.from([header, 3, packetId >> 8, packetId & 0xff, reasonCode])
+      : Buffer.from([header, 2, packetId >> 8, packetId & 0xff]);
+    const store = this.broker.store;
+    if ((header === 0x40 || header === 0x50) && (store.dirty || this.pendingAcks.length > 0)) {
+      // [MQTT-4.6.0-2] acknowledgements go out in order, and only once the message is stored.
+      this.pendingAcks.push(buf);
+      if (!this.ackWaiting) {
+        this.ackWaiting = true;
+        store.afterFlush(this.flushAcks);
+      }
+      return;
+    }
+    this.writeRaw(buf);
+  }
+
+  private drainAcks(): void {
+    this.ackWaiting = false;
+    const acks = this.pendingAcks;
+    this.pendingAcks = [];
+    for (const a of acks) this.writeRaw(a);
+  }
+
+  /**
+   * Sends one delivery. Returns false when it could not be sent and was dropped (too large for the
+   * client, expired, QoS 0 backlog); the broker settles it.
+   */
+  sendPublish(out: Outgoing, dup: boolean): boolean {
+    const m = out.message;
+    const v5 = this.protocolVersion === 5;
+    let properties: Record<string, unknown> | undefined;
+    if (m.expiresAt !== 0) {
+      const left = Math.ceil((m.expiresAt - Date.now()) / 1000);
+      if (left <= 0) {
+        this.broker.stats.dropped.expired++;
+        return false;
+      }
+      if (v5) properties = { messageExpiryInterval: left }; // [MQTT-3.3.2-6] the remaining lifetime
+    }
+    if (v5) {
+      if (m.properties !== null) properties = properties === undefined ? { ...m.properties } : { ...m.properties, ...properties };
+      if (out.subscriptionIds !== null) {
+        properties ??= {};
+        properties.subscriptionIdentifier = out.subscriptionIds.length === 1 ? out.subscriptionIds[0] : out.subscriptionIds;
+      }
+    }
+    if (out.qos === 0 && this.transport.writableLength > QOS0_BACKLOG_BYTES) {
+      this.broker.stats.dropped.qos0_backpressure++;
+      return false;
+    }
+    let topic = m.topic;
+    let newAlias = 0;
+    if (v5 && this.clientTopicAliasMaximum > 0) {
+      const alias = this.outAliases.get(topic);
+      if (alias !== undefined) {
+        properties ??= {};
+        properties.topicAlias = alias;
+        topic = '';
+      } else if (this.outAliases.size < this.clientTopicAliasMaximum) {
+        newAlias = this.outAliases.size + 1;
+        this.outAliases.set(topic, newAlias);
+        properties ??= {};
+        properties.topicAlias = newAlias;
+      }
+    }
+    const packet = {
+      cmd: 'publish' as const,
+      topic,
+      payload: m.payload,
+      qos: out.qos,
+      retain: out.retain,
+      dup,
+      messageId: out.qos > 0 ? out.packetId : undefined,
+      properties,
+    };
+    let buf: Buffer;
+    try {
+      buf = mqttPacket.generate(packet as Packet, { protocolVersion: this.protocolVersion });
+    } catch (err) {
+      this.broker.logger.error({ err, clientId: this.clientId, topic: m.topic }, 'failed to encode PUBLISH');
+      return false;
+    }
+    if (buf.length > this.clientMaxPacketSize) {
+      // [MQTT-3.1.2-24/25] never send more than the client's Maximum Packet Size: discard as if delivered.
+      if (newAlias !== 0) this.outAliases.delete(m.topic);
+      this.broker.stats.dropped.packet_too_large++;
+      return false;
+    }
+    this.broker.stats.messagesOut[out.qos]++;
+    this.writeRaw(buf);
+    return true;
+  }
+
+  // ---------------------------------------------------------------- keep-alive and closing
+
+  /** Starts keep-alive supervision: close after 1.5x the keep-alive without a packet [MQTT-3.1.2-22]. */
+  startKeepAlive(seconds: number): void {
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.keepAliveMs = seconds * 1000;
+    if (seconds > 0) this.armKeepAlive(this.keepAliveMs * 1.5);
+  }
+
+  private armKeepAlive(ms: number): void {
+    this.timer = setTimeout(() => {
+      const idle = Date.now() - this.lastRx;
+      const limit = this.keepAliveMs * 1.5;
+      if (idle >= limit) this.close('MQTT_KEEP_ALIVE_TIMEOUT', RC.KEEP_ALIVE_TIMEOUT);
+      else this.armKeepAlive(limit - idle);
+    }, ms);
+    this.timer.unref();
+  }
+
+  /** A client broke the protocol: v5 gets DISCONNECT with the reason code, then the connection closes. */
+  protocolViolation(reasonCode: number): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    this.broker.logger.debug({ clientId: this.clientId, reasonCode }, 'closing connection: %s', reasonText(reasonCode));
+    if (this.state === 'new' && this.protocolVersion === 5 && reasonCode >= 0x80) {
+      // Before CONNACK, a v5 server reports the problem in CONNACK [MQTT-3.2.2-7].
+      this.writePacket({ cmd: 'connack', sessionPresent: false, reasonCode } as IPacket & { cmd: string });
+    }
+    this.close(reasonCode === RC.NOT_AUTHORIZED ? 'FORBIDDEN_ACCESS' : 'CLIENT_ERROR', reasonCode);
+  }
+
+  /** Closes the connection; a connected v5 client is told why with DISCONNECT. */
+  close(reason: DisconnectReason, reasonCode?: number): void {
+    if (this.state === 'closing' || this.state === 'closed') return;
+    const wasConnected = this.state === 'connected';
+    this.state = 'closing';
+    this.framer.stopped = true;
+    this.disconnectReason = reason;
+    if (wasConnected && this.protocolVersion === 5 && reasonCode !== undefined) {
+      const properties = this.requestProblemInformation && reasonCode >= 0x80 ? { reasonString: reasonText(reasonCode) } : undefined;
+      this.writePacket({ cmd: 'disconnect', reasonCode, properties } as IPacket & { cmd: string });
+    }
+    this.transport.end();
+    // Do not wait forever for a peer that does not read.
+    setTimeout(() => this.transport.destroy(), 2_000).unref();
+  }
+
+  destroy(reason: DisconnectReason): void {
+    this.disconnectReason = reason;
+    this.framer.stopped = true;
+    if (this.state !== 'closed') this.state = 'closing';
+    this.transport.destroy();
+  }
+
+  private onTransportClose(): void {
+    if (this.state === 'closed') return;
+    const prev = this.state;
+    this.state = 'closed';
+    if (this.timer !== null) clearTimeout(this.timer);
+    this.timer = null;
+    this.broker.connectionClosed(this, prev);
+    const cbs = this.closedCallbacks;
+    this.closedCallbacks = null;
+    if (cbs !== null) for (const cb of cbs) cb();
+  }
+
+  /** Runs `cb` once the transport has closed (at once if it already has). */
+  onClosed(cb: () => void): void {
+    if (this.state === 'closed') cb();
+    else (this.closedCallbacks ??= []).push(cb);
+  }
+
+  /** Rejects a CONNECT with a reason code and closes [MQTT-3.2.2-6]. */
+  refuseConnect(reasonCode: number, reasonString?: string): void {
+    if (this.protocolVersion === 5) {
+      const properties = reasonString !== undefined && this.requestProblemInformation ? { reasonString } : undefined;
+      this.writePacket({ cmd: 'connack', sessionPresent: false, reasonCode, properties } as IPacket & { cmd: string });
+    } else {
+      this.writePacket({ cmd: 'connack', sessionPresent: false, returnCode: connackReturnCodeV3(reasonCode) } as IPacket & {
+        cmd: string;
+      });
+    }
+    this.close(reasonCode === RC.NOT_AUTHORIZED || reasonCode === RC.BAD_USERNAME_OR_PASSWORD ? 'AUTH_ERROR' : 'CLIENT_ERROR');
+  }
+}
+
+const PINGRESP = Buffer.from([0xd0, 0x00]);
+
+function uncork(c: Connection): void {
+  (c as unknown as { corked: boolean }).corked = false;
+  c.transport.uncork();
+}
+
+/** Protocol Level byte of a raw CONNECT (after the protocol name), or -1. */
+function connectProtocolLevel(raw: Buffer): number {
+  let i = 1;
+  while (i < raw.length && raw[i] & 0x80) i++;
+  i++;
+  if (i + 2 > raw.length) return -1;
+  const nameLen = (raw[i] << 8) | raw[i + 1];
+  const at = i + 2 + nameLen;
+  return at < raw.length ? raw[at] : -1;
+}
+
+/**
+ * mqtt-packet decodes invalid UTF-8 to U+FFFD, so when a decoded topic holds U+FFFD the raw bytes
+ * decide: a real U+FFFD is valid, a broken sequence is a malformed packet.
+ */
+function publishTopicIsUtf8(raw: Buffer): boolean {
+  let i = 1;
+  while (i < raw.length && raw[i] & 0x80) i++;
+  i++;
+  if (i + 2 > raw.length) return false;
+  const len = (raw[i] << 8) | raw[i + 1];
+  return isUtf8(raw.subarray(i + 2, i + 2 + len));
+}
+

@@ -1,0 +1,123 @@
+/**
+ * A trie of topic filters, one level per node. Each node holds the values subscribed at exactly that
+ * filter, keyed (client id, share group, handler id) so one key holds at most one value per filter.
+ * Matching a topic walks only the branches that can match: the literal level, `+` and `#`.
+ */
+
+class TrieNode<V> {
+  children: Map<string, TrieNode<V>> | null = null;
+  values: Map<string, V> | null = null;
+  constructor(readonly parent: TrieNode<V> | null, readonly level: string) {}
+}
+
+export type TrieVisitor<V> = (value: V, key: string, filter: TrieNode<V>) => void;
+
+export class TopicTrie<V> {
+  private readonly root = new TrieNode<V>(null, '');
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** Adds or replaces the value for `key` at `filter`; returns the previous value. */
+  add(filter: string, key: string, value: V): V | undefined {
+    let node = this.root;
+    for (const level of filter.split('/')) {
+      if (node.children === null) node.children = new Map();
+      let next = node.children.get(level);
+      if (next === undefined) {
+        next = new TrieNode<V>(node, level);
+        node.children.set(level, next);
+      }
+      node = next;
+    }
+    if (node.values === null) node.values = new Map();
+    const prev = node.values.get(key);
+    node.values.set(key, value);
+    if (prev === undefined) this.count++;
+    return prev;
+  }
+
+  get(filter: string, key: string): V | undefined {
+    const node = this.find(filter);
+    return node?.values?.get(key);
+  }
+
+  /** Removes the value for `key` at `filter`; prunes empty branches. Returns the removed value. */
+  remove(filter: string, key: string): V | undefined {
+    let node = this.find(filter);
+    if (node === undefined || node.values === null) return undefined;
+    const prev = node.values.get(key);
+    if (prev === undefined) return undefined;
+    node.values.delete(key);
+    this.count--;
+    if (node.values.size === 0) node.values = null;
+    while (node.parent !== null && node.values === null && (node.children === null || node.children.size === 0)) {
+      node.parent.children?.delete(node.level);
+      node = node.parent;
+    }
+    return prev;
+  }
+
+  private find(filter: string): TrieNode<V> | undefined {
+    let node: TrieNode<V> | undefined = this.root;
+    for (const level of filter.split('/')) {
+      node = node.children?.get(level);
+      if (node === undefined) return undefined;
+    }
+    return node;
+  }
+
+  /**
+   * Calls `visit(value, key)` for every value whose filter matches `topic`.
+   * Wildcards at the first level never match a topic starting with `$` [MQTT-4.7.2-1].
+   */
+  match(topic: string, visit: (value: V, key: string) => void): void {
+    const levels = topic.split('/');
+    this.walk(this.root, levels, 0, topic.charCodeAt(0) === 36, visit);
+  }
+
+  private walk(node: TrieNode<V>, levels: string[], depth: number, dollar: boolean, visit: (value: V, key: string) => void): void {
+    const children = node.children;
+    if (children === null) return;
+    const wild = !(dollar && depth === 0);
+    if (wild) {
+      // `#` matches this level and everything below, including the parent level itself [MQTT-4.7.1-2].
+      const hash = children.get('#');
+      if (hash !== undefined && hash.values !== null) for (const [k, v] of hash.values) visit(v, k);
+    }
+    if (depth === levels.length) return;
+    const literal = children.get(levels[depth]);
+    if (literal !== undefined) this.visitOrDescend(literal, levels, depth, dollar, visit);
+    if (wild) {
+      const plus = children.get('+');
+      if (plus !== undefined) this.visitOrDescend(plus, levels, depth, dollar, visit);
+    }
+  }
+
+  private visitOrDescend(node: TrieNode<V>, levels: string[], depth: number, dollar: boolean, visit: (value: V, key: string) => void): void {
+    if (depth === levels.length - 1) {
+      if (node.values !== null) for (const [k, v] of node.values) visit(v, k);
+      // "a/#" also matches "a": handled by walk() at the next depth via the `#` child.
+      const children = node.children;
+      if (children !== null) {
+        const hash = children.get('#');
+        if (hash !== undefined && hash.values !== null) for (const [k, v] of hash.values) visit(v, k);
+      }
+      return;
+    }
+    this.walk(node, levels, depth + 1, dollar, visit);
+  }
+
+  /** Every (filter, key, value) — for persistence and admin listings, not the hot path. */
+  *entries(): Generator<[string, string, V]> {
+    const stack: [TrieNode<V>, string][] = [[this.root, '']];
+    while (stack.length > 0) {
+      const [node, path] = stack.pop()!;
+      if (node.values !== null) for (const [k, v] of node.values) yield [path, k, v];
+      if (node.children !== null)
+        for (const [level, child] of node.children) stack.push([child, node === this.root ? level : `${path}/${level}`]);
+    }
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The configuration schema: every setting, its default and its bounds.
+ * The loader (config.ts) merges flags > THINGPORT_* env > thingport.yaml > these defaults,
+ * validates once at start-up and freezes the result; modules receive their slice.
+ */
+import { z } from 'zod';
+
+/** A listener port: 0 picks a free port; `null` (or "off"/"false" in flags/env/yaml) disables it. */
+const port = z.union([z.number().int().min(0).max(65535), z.null()]);
+
+export const mqttConfigSchema = z.object({
+  /** Admit clients without credentials from any address (by default only from loopback until identity exists). */
+  allowAnonymous: z.boolean().default(false),
+  /** Highest QoS granted; MQTT 5 clients see it as Maximum QoS in CONNACK. AWS IoT Core: 1. */
+  maxQos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(2),
+  /** Largest PUBLISH payload accepted (AWS IoT Core: 128 KB). */
+  maxPayloadBytes: z.number().int().min(1).max(268_435_455).default(131_072),
+  /** Largest packet accepted (advertised as Maximum Packet Size). Payload limit plus room for topic and properties. */
+  maxPacketBytes: z.number().int().min(64).max(268_435_455).default(131_072 + 8_192),
+  /** Longest topic name or filter in bytes (AWS: 256). */
+  maxTopicBytes: z.number().int().min(1).max(65_535).default(256),
+  /** Most `/` in a topic (AWS: 7), not counting a `$aws/rules/{rule}/` prefix. */
+  maxTopicSlashes: z.number().int().min(0).max(1_000).default(7),
+  /** Most subscriptions one connection may hold (AWS: 50). */
+  maxSubscriptionsPerConnection: z.number().int().min(1).max(100_000).default(50),
+  /** Most filters in one SUBSCRIBE packet (AWS: 8). */
+  maxFiltersPerSubscribe: z.number().int().min(1).max(10_000).default(8),
+  /** Longest client id in bytes (AWS: 128). */
+  maxClientIdBytes: z.number().int().min(23).max(65_535).default(128),
+  /** Receive Maximum we advertise: QoS 1/2 publishes a client may have unacknowledged towards us. */
+  receiveMaximum: z.number().int().min(1).max(65_535).default(100),
+  /** Cap on our own unacknowledged QoS 1/2 deliveries per client (also bounded by the client's Receive Maximum). */
+  maxInflight: z.number().int().min(1).max(65_535).default(100),
+  /** QoS 1/2 messages queued per session beyond the in-flight window (offline or slow); overflow is dropped and counted. */
+  maxQueuedMessages: z.number().int().min(0).max(10_000_000).default(1_000),
+  /** Topic aliases a client may use towards us (AWS: 8). 0 disables. */
+  topicAliasMaximum: z.number().int().min(0).max(65_535).default(8),
+  /** Longest keep-alive allowed; a longer or zero request gets Server Keep Alive (MQTT 5) of this value. AWS: 1200 s. */
+  maxKeepAliveSeconds: z.number().int().min(1).max(65_535).default(1_200),
+  /** Session expiry applied to MQTT 3.1.1 persistent sessions (clean session 0). AWS: 1 hour. */
+  sessionExpirySeconds: z.number().int().min(0).max(4_294_967_295).default(3_600),
+  /** Upper bound on a session expiry an MQTT 5 client may ask for (AWS: 7 days). */
+  maxSessionExpirySeconds: z.number().int().min(0).max(4_294_967_295).default(604_800),
+  retainAvailable: z.boolean().default(true),
+  wildcardSubscriptions: z.boolean().default(true),
+  sharedSubscriptions: z.boolean().default(true),
+  /** MQTT 5 subscription identifiers; AWS IoT Core lacks them (off in the aws-strict profile). */
+  subscriptionIdentifiers: z.boolean().default(true),
+});
+
+export const configSchema = z.object({
+  /** Where the SQLite database, CA, keys and endpoints.json live. */
+  dataDir: z.string().min(1).default('./data'),
+  /** Bind address of every listener. */
+  host: z.string().min(1).default('0.0.0.0'),
+  mqttPort: port.default(1883),
+  mqttsPort: port.default(8883),
+  httpPort: port.default(8080),
+  httpsPort: port.default(8443),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `aws-strict` also turns off what AWS IoT Core lacks (QoS 2, subscription identifiers). */
+  profile: z.enum(['default', 'aws-strict']).default('default'),
+  region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must look like us-east-1').default('us-east-1'),
+  accountId: z.string().regex(/^\d{12}$/, 'must be 12 digits').default('000000000000'),
+  /** Extra DNS names / IPs the server certificate should cover (localhost and loopback always are). */
+  tlsHostnames: z.array(z.string().min(1)).default([]),
+  mqtt: mqttConfigSchema.default({}),
+});
+
+export type ThingportConfig = z.infer<typeof configSchema>;
+export type MqttConfig = z.infer<typeof mqttConfigSchema>;

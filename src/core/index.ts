@@ -1,0 +1,8 @@
+/**
+ * core: shared contracts every other folder may import — for now the configuration
+ * schema and its loader.
+ */
+export { loadConfig } from './config.js';
+export type { LoadConfigInput, LoadConfigResult } from './config.js';
+export { configSchema, mqttConfigSchema } from './config-schema.js';
+export type { ThingportConfig, MqttConfig } from './config-schema.js';

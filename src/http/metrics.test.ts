@@ -1,0 +1,78 @@
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { DROP_REASONS, type BrokerStats } from '../broker/stats.js';
+import { createMetrics } from './metrics.js';
+
+function fakeStats(): BrokerStats {
+  return {
+    connections: 3,
+    connectionsTotal: 10,
+    sessions: 4,
+    subscriptions: 7,
+    retainedMessages: 2,
+    messagesIn: [5, 6, 0],
+    messagesOut: [8, 9, 1],
+    bytesIn: 1000,
+    bytesOut: 2000,
+    dropped: { queue_full: 1, expired: 0, packet_too_large: 0, not_authorized: 2, qos0_backpressure: 0, session_expired: 0 },
+    queuedMessages: 11,
+    inflightMessages: 12,
+  };
+}
+
+/** Sample lines (`name{labels} value`) of the exposition text, by series. */
+function samples(text: string): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const i = line.lastIndexOf(' ');
+    out.set(line.slice(0, i), Number(line.slice(i + 1)));
+  }
+  return out;
+}
+
+test('createMetrics exports broker stats read at scrape time', async () => {
+  const stats = fakeStats();
+  const metrics = createMetrics(() => stats);
+  assert.match(metrics.contentType, /^text\/plain/);
+  let s = samples(await metrics.render());
+  assert.equal(s.get('thingport_connections'), 3);
+  assert.equal(s.get('thingport_connections_total'), 10);
+  assert.equal(s.get('thingport_sessions'), 4);
+  assert.equal(s.get('thingport_subscriptions'), 7);
+  assert.equal(s.get('thingport_retained_messages'), 2);
+  assert.equal(s.get('thingport_messages_received_total{qos="0"}'), 5);
+  assert.equal(s.get('thingport_messages_received_total{qos="1"}'), 6);
+  assert.equal(s.get('thingport_messages_received_total{qos="2"}'), 0);
+  assert.equal(s.get('thingport_messages_sent_total{qos="2"}'), 1);
+  assert.equal(s.get('thingport_bytes_received_total'), 1000);
+  assert.equal(s.get('thingport_bytes_sent_total'), 2000);
+  assert.equal(s.get('thingport_messages_dropped_total{reason="not_authorized"}'), 2);
+  assert.equal(s.get('thingport_queued_messages'), 11);
+  assert.equal(s.get('thingport_inflight_messages'), 12);
+
+  stats.connections = 1;
+  stats.connectionsTotal = 15;
+  stats.messagesIn[1] = 60;
+  s = samples(await metrics.render());
+  assert.equal(s.get('thingport_connections'), 1);
+  assert.equal(s.get('thingport_connections_total'), 15);
+  assert.equal(s.get('thingport_messages_received_total{qos="1"}'), 60);
+});
+
+test('every drop reason is exported, at 0 until it happens', async () => {
+  const s = samples(await createMetrics(fakeStats).render());
+  for (const reason of DROP_REASONS) assert.ok(s.has(`thingport_messages_dropped_total{reason="${reason}"}`), reason);
+  assert.equal(s.get('thingport_messages_dropped_total{reason="expired"}'), 0);
+});
+
+test('metrics have help text and types, process metrics are prefixed, registries are independent', async () => {
+  const a = createMetrics(fakeStats);
+  const b = createMetrics(fakeStats); // would throw on a shared registry ("already registered")
+  const text = await b.render();
+  assert.match(text, /^# HELP thingport_connections \S.+$/m);
+  assert.match(text, /^# TYPE thingport_connections_total counter$/m);
+  assert.match(text, /^# TYPE thingport_queued_messages gauge$/m);
+  assert.match(text, /^thingport_process_cpu_user_seconds_total /m);
+  assert.notEqual(a.registry, b.registry);
+});

@@ -1,0 +1,149 @@
+/**
+ * Composition root: builds every capability from the frozen configuration, wires them together and
+ * opens the listeners. The only place that knows all the parts.
+ */
+import { mkdir, writeFile, rename } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Server as HttpServer } from 'node:http';
+import type { ThingportConfig } from './core/index.js';
+import { createLogger, type Logger } from './lib/index.js';
+import { ensureAdminCredentials, ensureServerCertificates } from './identity/index.js';
+import { Broker, SqliteBrokerStore, attachWebSocket, listenMqtt, listenMqtts, type Listener } from './broker/index.js';
+import { createHttpApp, createMetrics } from './http/index.js';
+
+export interface Endpoints {
+  mqtt: string | null;
+  mqtts: string | null;
+  http: string | null;
+  https: string | null;
+  ws: string | null;
+  wss: string | null;
+  caFile: string;
+  credentialsFile: string;
+  configFile: string;
+  profile: string;
+  region: string;
+  accountId: string;
+  pid: number;
+}
+
+export interface Thingport {
+  readonly endpoints: Endpoints;
+  readonly broker: Broker;
+  readonly logger: Logger;
+  /** Graceful shutdown: stop accepting, DISCONNECT 0x8B to MQTT 5 clients, flush storage. */
+  stop(reason?: string): Promise<void>;
+}
+
+export interface StartOptions {
+  configFile?: string | null;
+  logger?: Logger;
+}
+
+/** Flag and environment names of each port setting, for error messages that say what to change. */
+const PORT_SETTINGS = {
+  mqttPort: ['--mqtt-port', 'THINGPORT_MQTT_PORT'],
+  mqttsPort: ['--mqtts-port', 'THINGPORT_MQTTS_PORT'],
+  httpPort: ['--http-port', 'THINGPORT_HTTP_PORT'],
+  httpsPort: ['--https-port', 'THINGPORT_HTTPS_PORT'],
+} as const;
+
+function listenError(err: unknown, setting: keyof typeof PORT_SETTINGS, host: string, port: number): Error {
+  const code = (err as NodeJS.ErrnoException).code;
+  const [flag, env] = PORT_SETTINGS[setting];
+  if (code === 'EADDRINUSE')
+    return new Error(`${setting} ${port} is in use on ${host}; set ${flag} (or ${env}) to another port, or 0 to pick a free one, or "off" to disable it`);
+  if (code === 'EACCES') return new Error(`${setting} ${port} needs privileges on ${host}; set ${flag} (or ${env}) to a port above 1023`);
+  if (code === 'EADDRNOTAVAIL') return new Error(`host ${host} is not an address of this machine; set --host (or THINGPORT_HOST)`);
+  return new Error(`cannot listen on ${host}:${port} for ${setting}: ${(err as Error).message}`);
+}
+
+function urlHost(host: string): string {
+  const h = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
+  return h.includes(':') ? `[${h}]` : h;
+}
+
+/** Starts Thingport; rejects with a user-facing message when it cannot. */
+export async function startThingport(config: ThingportConfig, opts: StartOptions = {}): Promise<Thingport> {
+  const logger = opts.logger ?? createLogger(config.logLevel);
+  const dataDir = config.dataDir;
+  await mkdir(dataDir, { recursive: true });
+  const certs = await ensureServerCertificates(dataDir, config.tlsHostnames);
+  const store = new SqliteBrokerStore(join(dataDir, 'thingport.db'), {
+    onError: (err) => logger.error({ err }, 'broker storage commit failed; retrying'),
+  });
+  const broker = new Broker({ config: config.mqtt, logger: logger.child({ mod: 'broker' }), store });
+  const metrics = createMetrics(() => broker.stats);
+  const startedAt = Date.now();
+  const health = (): Record<string, unknown> => ({ uptimeSeconds: Math.round((Date.now() - startedAt) / 1000), connections: broker.stats.connections });
+
+  const closers: (() => Promise<void>)[] = [];
+  const stopAll = async (): Promise<void> => {
+    for (const c of closers.splice(0).reverse()) await c().catch((err) => logger.warn({ err }, 'close failed'));
+  };
+  const host = config.host;
+  const h = urlHost(host);
+  const ep: Omit<Endpoints, 'credentialsFile' | 'configFile'> = {
+    mqtt: null, mqtts: null, http: null, https: null, ws: null, wss: null,
+    caFile: certs.caFile, profile: 'thingport', region: config.region, accountId: config.accountId, pid: process.pid,
+  };
+  try {
+    if (config.mqttPort !== null) {
+      const l: Listener = await listenMqtt(broker, host, config.mqttPort).catch((e) => Promise.reject(listenError(e, 'mqttPort', host, config.mqttPort!)));
+      closers.push(l.close);
+      ep.mqtt = `mqtt://${h}:${l.port}`;
+    }
+    if (config.mqttsPort !== null) {
+      const l = await listenMqtts(broker, host, config.mqttsPort, { key: certs.keyPem, cert: certs.certPem, ca: certs.caPem }).catch((e) =>
+        Promise.reject(listenError(e, 'mqttsPort', host, config.mqttsPort!)),
+      );
+      closers.push(l.close);
+      ep.mqtts = `mqtts://${h}:${l.port}`;
+    }
+    if (config.httpPort !== null) {
+      const app = createHttpApp({ logger, health, metrics });
+      closers.push(attachWebSocket(broker, app.server as HttpServer, '/mqtt', false));
+      await app.listen({ host, port: config.httpPort }).catch((e) => Promise.reject(listenError(e, 'httpPort', host, config.httpPort!)));
+      closers.push(() => app.close());
+      const port = (app.server.address() as { port: number }).port;
+      ep.http = `http://${h}:${port}`;
+      ep.ws = `ws://${h}:${port}/mqtt`;
+    }
+    if (config.httpsPort !== null) {
+      const app = createHttpApp({ logger, health, metrics, https: { key: certs.keyPem, cert: certs.certPem, ca: certs.caPem } });
+      closers.push(attachWebSocket(broker, app.server as HttpServer, '/mqtt', true));
+      await app.listen({ host, port: config.httpsPort }).catch((e) => Promise.reject(listenError(e, 'httpsPort', host, config.httpsPort!)));
+      closers.push(() => app.close());
+      const port = (app.server.address() as { port: number }).port;
+      ep.https = `https://${h}:${port}`;
+      ep.wss = `wss://${h}:${port}/mqtt`;
+    }
+  } catch (err) {
+    await stopAll();
+    await broker.close();
+    store.close();
+    throw err;
+  }
+  const creds = await ensureAdminCredentials(dataDir, { region: config.region, endpoint: ep.http ?? ep.https ?? '' });
+  const endpoints: Endpoints = { ...ep, credentialsFile: creds.credentialsFile, configFile: creds.configFile };
+  // Written atomically and last: its presence (with our pid) means everything is listening.
+  const file = join(dataDir, 'endpoints.json');
+  await writeFile(`${file}.tmp`, JSON.stringify(endpoints, null, 2) + '\n');
+  await rename(`${file}.tmp`, file);
+  logger.info({ endpoints, configFile: opts.configFile ?? null }, 'thingport is running');
+
+  let stopping: Promise<void> | null = null;
+  const stop = (reason = 'stop requested'): Promise<void> => {
+    stopping ??= (async () => {
+      logger.info({ reason }, 'shutting down');
+      // The broker refuses new connections from here on and sends DISCONNECT 0x8B to MQTT 5 clients
+      // (WebSocket ones included) before the listeners and HTTP servers close.
+      await broker.close();
+      await stopAll();
+      store.close();
+      logger.info('stopped');
+    })();
+    return stopping;
+  };
+  return { endpoints, broker, logger, stop };
+}
