@@ -7,9 +7,9 @@ import { isUtf8 } from 'node:buffer';
 import type mqttPacket from 'mqtt-packet';
 import type { IPacket } from 'mqtt-packet';
 import type { Logger } from 'pino';
-import type { MqttConfig } from '../core/config-schema.js';
-import { RC } from '../protocol/reason-codes.js';
-import { validateTopicName } from '../protocol/topic.js';
+import type { MqttConfig } from '../core/index.js';
+import { RC } from '../protocol/index.js';
+import { validateTopicName } from '../protocol/index.js';
 import { Connection } from './connection.js';
 import type { AuthenticateRequest, AuthenticateResult, BrokerHooks, ClientInfo, MessageHandler } from './hooks.js';
 import { connectedEvent, disconnectedEvent, emitsLifecycleEvents, PRESENCE_CONNECTED, PRESENCE_DISCONNECTED } from './lifecycle.js';
@@ -17,7 +17,7 @@ import { pickMessageProperties, type Message, type MessageProperties, type QoS }
 import { MemoryBrokerStore } from './store-memory.js';
 import type { BrokerStore } from './store.js';
 import { Session, type Outgoing, type Subscription, type Will } from './session.js';
-import { createBrokerStats, type BrokerStats } from './stats.js';
+import { createBrokerStats, type BrokerStats } from '../core/index.js';
 import type { Transport } from './transport.js';
 import { SubscriptionIndex } from './subscription-index.js';
 import { handleSubscribe, handleUnsubscribe } from './subscribe.js';
@@ -352,7 +352,11 @@ export class Broker {
     this.index.removeAll(s);
     for (const out of s.inflight.values()) out.onSettled?.(false);
     for (const out of s.queue) out.onSettled?.(false);
-    if (s.queue.length > 0 && s.conn === null) this.stats.dropped.session_expired += s.queue.length + s.inflight.size;
+    const undelivered = s.queue.length + s.inflight.size;
+    if (undelivered > 0) {
+      this.stats.dropped.session_expired += undelivered;
+      this.logger.info({ clientId: s.clientId, undelivered }, 'session ended with undelivered messages');
+    }
     this.stats.inflightMessages -= s.inflight.size;
     this.stats.queuedMessages -= s.queue.length;
     s.inflight.clear();

@@ -6,9 +6,9 @@
 import mqttPacket from 'mqtt-packet';
 import type { IPacket, Packet } from 'mqtt-packet';
 import { isUtf8 } from 'node:buffer';
-import { Framer } from '../protocol/framer.js';
-import { RC, connackReturnCodeV3, reasonText } from '../protocol/reason-codes.js';
-import { validateTopicName } from '../protocol/topic.js';
+import { Framer } from '../protocol/index.js';
+import { RC, connackReturnCodeV3, reasonText } from '../protocol/index.js';
+import { validateTopicName } from '../protocol/index.js';
 import type { Broker } from './broker.js';
 import type { ClientInfo } from './hooks.js';
 import { pickMessageProperties, type Message, type MessageProperties, type QoS } from './message.js';
@@ -111,7 +111,15 @@ export class Connection {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.lastRx = Date.now();
     this.broker.stats.bytesIn += chunk.length;
-    const rc = this.framer.push(chunk);
+    let rc: number;
+    try {
+      rc = this.framer.push(chunk);
+    } catch (err) {
+      // A bug or a failing hook must cost this connection at most, never the process.
+      this.broker.logger.error({ err, clientId: this.clientId }, 'error while handling a packet; closing the connection');
+      this.close('SERVER_ERROR', RC.IMPLEMENTATION_SPECIFIC_ERROR);
+      return;
+    }
     if (rc !== 0) this.protocolViolation(rc);
   }
 
@@ -138,7 +146,12 @@ export class Connection {
     const packet = this.decode(raw);
     if (packet === null) return;
     this.currentRaw = raw;
-    if (this.state === 'new') this.broker.handleConnect(this, packet as mqttPacket.IConnectPacket);
+    if (this.state === 'new') {
+      this.broker.handleConnect(this, packet as mqttPacket.IConnectPacket).catch((err: unknown) => {
+        this.broker.logger.error({ err }, 'error while handling CONNECT; closing the connection');
+        this.destroy('SERVER_ERROR');
+      });
+    }
     else this.dispatch(packet);
   }
 
@@ -157,7 +170,13 @@ export class Connection {
   resumeAfterConnect(): void {
     const backlog = this.backlog;
     this.backlog = null;
-    if (backlog !== null) for (const raw of backlog) this.onPacket(raw);
+    if (backlog === null) return;
+    try {
+      for (const raw of backlog) this.onPacket(raw);
+    } catch (err) {
+      this.broker.logger.error({ err, clientId: this.clientId }, 'error while handling a packet; closing the connection');
+      this.close('SERVER_ERROR', RC.IMPLEMENTATION_SPECIFIC_ERROR);
+    }
   }
 
   private dispatch(p: AnyPacket): void {

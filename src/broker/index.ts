@@ -11,5 +11,5 @@ export type { Listener, TlsListenerOptions } from './listeners.js';
 export { SqliteBrokerStore } from './store-sqlite.js';
 export { MemoryBrokerStore } from './store-memory.js';
 export type { BrokerStore } from './store.js';
-export { DROP_REASONS, createBrokerStats } from './stats.js';
-export type { BrokerStats, DropReason } from './stats.js';
+export { DROP_REASONS, createBrokerStats } from '../core/index.js';
+export type { BrokerStats, DropReason } from '../core/index.js';

@@ -43,14 +43,14 @@ export interface TlsListenerOptions {
   key: string;
   cert: string;
   ca?: string;
-  /** Ask clients for a certificate (verification is the authenticate hook's job). */
+  /** Ask clients for a certificate (default true; verifying it is the authenticate hook's job). */
   requestCert?: boolean;
 }
 
 /** MQTT over TLS (8883). */
 export async function listenMqtts(broker: Broker, host: string, port: number, opts: TlsListenerOptions): Promise<Listener> {
   const server = tls.createServer(
-    { key: opts.key, cert: opts.cert, ca: opts.ca, requestCert: opts.requestCert === true, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
+    { key: opts.key, cert: opts.cert, ca: opts.ca, requestCert: opts.requestCert !== false, rejectUnauthorized: false, minVersion: 'TLSv1.2' },
     (socket) => broker.accept(new SocketTransport(socket, 'tls')),
   );
   server.on('tlsClientError', (err) => broker.logger.debug({ err: err.message }, 'TLS handshake failed'));

@@ -4,8 +4,8 @@
  */
 import type mqttPacket from 'mqtt-packet';
 import type { IPacket } from 'mqtt-packet';
-import { RC } from '../protocol/reason-codes.js';
-import { hasWildcard, parseSharedFilter, topicMatches, validateTopicFilter } from '../protocol/topic.js';
+import { RC } from '../protocol/index.js';
+import { hasWildcard, parseSharedFilter, topicMatches, validateTopicFilter } from '../protocol/index.js';
 import type { Broker } from './broker.js';
 import type { Connection } from './connection.js';
 import { emitsLifecycleEvents, subscriptionEvent, SUBSCRIBED, UNSUBSCRIBED } from './lifecycle.js';

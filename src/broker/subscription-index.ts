@@ -2,7 +2,7 @@
  * Who receives a message: client subscriptions, shared-subscription groups and in-process handlers,
  * each in its own topic trie, plus the fan-out from a matched set to session deliveries.
  */
-import { parseSharedFilter } from '../protocol/topic.js';
+import { parseSharedFilter } from '../protocol/index.js';
 import type { Broker } from './broker.js';
 import type { ClientInfo, MessageHandler } from './hooks.js';
 import type { Message, QoS } from './message.js';

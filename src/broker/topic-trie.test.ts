@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { TopicTrie } from './topic-trie.js';
-import { topicMatches } from '../protocol/topic.js';
+import { topicMatches } from '../protocol/index.js';
 
 function matches(filters: string[], topic: string): string[] {
   const t = new TopicTrie<string>();

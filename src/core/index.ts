@@ -6,3 +6,5 @@ export { loadConfig } from './config.js';
 export type { LoadConfigInput, LoadConfigResult } from './config.js';
 export { configSchema, mqttConfigSchema } from './config-schema.js';
 export type { ThingportConfig, MqttConfig } from './config-schema.js';
+export { DROP_REASONS, createBrokerStats } from './broker-stats.js';
+export type { BrokerStats, DropReason } from './broker-stats.js';

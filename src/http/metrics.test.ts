@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { DROP_REASONS, type BrokerStats } from '../broker/stats.js';
+import { DROP_REASONS, type BrokerStats } from '../core/index.js';
 import { createMetrics } from './metrics.js';
 
 function fakeStats(): BrokerStats {

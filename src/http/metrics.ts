@@ -6,7 +6,7 @@
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 // Type only: http must not depend on the broker at run time; main.ts passes the stats in.
-import type { BrokerStats } from '../broker/stats.js';
+import type { BrokerStats } from '../core/index.js';
 
 export interface Metrics {
   registry: Registry;
