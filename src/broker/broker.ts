@@ -158,7 +158,7 @@ export class Broker {
       if (wp.payloadFormatIndicator === true && !isUtf8(payload)) return conn.refuseConnect(RC.PAYLOAD_FORMAT_INVALID); // [MQTT-3.1.2-? will payload format]
       const properties = pickMessageProperties(wp);
       const expiresAt = wp.messageExpiryInterval !== undefined ? -wp.messageExpiryInterval : 0; // relative until published
-      will = { message: { topic: w.topic, payload, qos: (w.qos ?? 0) as QoS, retain: w.retain === true, properties, expiresAt, origin: clientId }, delay: wp.willDelayInterval ?? 0 };
+      will = { message: { topic: w.topic, payload, qos: (w.qos ?? 0) as QoS, retain: w.retain === true, properties, expiresAt, origin: clientId, headers: null }, delay: wp.willDelayInterval ?? 0 };
     }
 
     // Keep alive: a longer (or zero) request than allowed gets Server Keep Alive [MQTT-3.2.2-21].
@@ -501,7 +501,7 @@ export class Broker {
 
   /** Publishes a lifecycle event (QoS 1, not retained). */
   publishEvent(topic: string, payload: Buffer): void {
-    this.route({ topic, payload, qos: 1, retain: false, properties: null, expiresAt: 0, origin: null }, null);
+    this.route({ topic, payload, qos: 1, retain: false, properties: null, expiresAt: 0, origin: null, headers: null }, null);
   }
 
   // ------------------------------------------------------------------ in-process API
@@ -516,7 +516,7 @@ export class Broker {
     const qos = Math.min(input.qos ?? 0, this.config.maxQos) as QoS;
     const payload = typeof input.payload === 'string' ? Buffer.from(input.payload) : Buffer.from(input.payload);
     const expiresAt = input.messageExpiryInterval !== undefined ? Date.now() + input.messageExpiryInterval * 1000 : 0;
-    this.route({ topic: input.topic, payload, qos, retain: input.retain === true && this.config.retainAvailable, properties: input.properties ?? null, expiresAt, origin: null }, null);
+    this.route({ topic: input.topic, payload, qos, retain: input.retain === true && this.config.retainAvailable, properties: input.properties ?? null, expiresAt, origin: null, headers: null }, null);
     return new Promise((resolve) => this.store.afterFlush(resolve));
   }
 
@@ -539,7 +539,7 @@ export class Broker {
     const qos = Math.min(input.qos ?? 0, this.config.maxQos) as QoS;
     const payload = typeof input.payload === 'string' ? Buffer.from(input.payload) : Buffer.from(input.payload);
     const expiresAt = input.messageExpiryInterval !== undefined ? Date.now() + input.messageExpiryInterval * 1000 : 0;
-    const msg: Message = { topic: input.topic, payload, qos, retain: false, properties: input.properties ?? null, expiresAt, origin: null };
+    const msg: Message = { topic: input.topic, payload, qos, retain: false, properties: input.properties ?? null, expiresAt, origin: null, headers: null };
     return this.deliver(s, msg, qos, false, null, null, onSettled ?? null);
   }
 

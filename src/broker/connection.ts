@@ -6,12 +6,11 @@
 import mqttPacket from 'mqtt-packet';
 import type { IPacket, Packet } from 'mqtt-packet';
 import { isUtf8 } from 'node:buffer';
-import { Framer } from '../protocol/index.js';
-import { RC, connackReturnCodeV3, reasonText } from '../protocol/index.js';
-import { validateTopicName } from '../protocol/index.js';
+import { Framer, RC, connackReturnCodeV3, decodePublish, encodePublishHeader, reasonText, validateTopicName } from '../protocol/index.js';
+import type { DecodedPublish, PublishProperties } from '../protocol/index.js';
 import type { Broker } from './broker.js';
 import type { ClientInfo } from './hooks.js';
-import { pickMessageProperties, type Message, type MessageProperties, type QoS } from './message.js';
+import { pickMessageProperties, type Message, type MessageProperties } from './message.js';
 import type { Outgoing, Session } from './session.js';
 import type { Transport } from './transport.js';
 
@@ -76,8 +75,6 @@ export class Connection {
   private ackWaiting = false;
   private readonly flushAcks = (): void => this.drainAcks();
   private closedCallbacks: (() => void)[] | null = null;
-  /** The packet being handled, for checks on its exact bytes. */
-  private currentRaw: Buffer | null = null;
 
   constructor(
     readonly broker: Broker,
@@ -135,17 +132,25 @@ export class Connection {
       if (type !== 1) return this.destroy('CLIENT_ERROR'); // [MQTT-3.1.0-1] first packet must be CONNECT
       const version = connectProtocolLevel(raw);
       if (version !== 3 && version !== 4 && version !== 5) {
-        // [MQTT-3.1.2-2] unsupported protocol level: CONNACK 0x01 (3.1.1 layout), then close.
-        this.writeRaw(Buffer.from([0x20, 0x02, 0x00, 0x01]));
+        // [MQTT-3.1.2-2] unsupported protocol name or level: refuse and close. A client newer than
+        // MQTT 5 (or not speaking MQTT at all) gets 0x84 Unsupported Protocol Version; an older one
+        // the 3.1.1 return code 0x01 that it understands.
+        const rc = version > 5 || version === -2 ? RC.UNSUPPORTED_PROTOCOL_VERSION : 0x01;
+        this.writeRaw(Buffer.from([0x20, 0x02, 0x00, rc]));
         return this.close('CLIENT_ERROR');
       }
       this.protocolVersion = version;
     } else if (type === 1) {
       return this.protocolViolation(RC.PROTOCOL_ERROR); // [MQTT-3.1.0-2] a second CONNECT
     }
+    if (type === 3) {
+      // The hot path: PUBLISH is decoded by index, without mqtt-packet.
+      const p = decodePublish(raw, this.protocolVersion);
+      if (typeof p === 'number') return this.protocolViolation(p);
+      return this.onPublish(p);
+    }
     const packet = this.decode(raw);
     if (packet === null) return;
-    this.currentRaw = raw;
     if (this.state === 'new') {
       this.broker.handleConnect(this, packet as mqttPacket.IConnectPacket).catch((err: unknown) => {
         this.broker.logger.error({ err }, 'error while handling CONNECT; closing the connection');
@@ -181,8 +186,6 @@ export class Connection {
 
   private dispatch(p: AnyPacket): void {
     switch (p.cmd) {
-      case 'publish':
-        return this.onPublish(p as mqttPacket.IPublishPacket);
       case 'puback':
         return this.onPuback(p as mqttPacket.IPubackPacket);
       case 'pubrec':
@@ -209,35 +212,35 @@ export class Connection {
     }
   }
 
-  private onPublish(p: mqttPacket.IPublishPacket): void {
+  private onPublish(p: DecodedPublish): void {
     const cfg = this.broker.config;
-    const qos = p.qos as QoS;
+    const qos = p.qos;
     const v5 = this.protocolVersion === 5;
-    if (qos > 0 && !(p.messageId! > 0)) return this.protocolViolation(RC.PROTOCOL_ERROR); // [MQTT-2.2.1-3]
+    const packetId = p.packetId;
+    if (qos > 0 && packetId === 0) return this.protocolViolation(RC.PROTOCOL_ERROR); // [MQTT-2.2.1-3]
     if (qos > cfg.maxQos) return this.protocolViolation(RC.QOS_NOT_SUPPORTED); // [MQTT-3.2.2-11]
     if (p.retain && !cfg.retainAvailable) return this.protocolViolation(RC.RETAIN_NOT_SUPPORTED); // [MQTT-3.2.2-14]
     let topic = p.topic;
-    const props = v5 ? p.properties : undefined;
-    if (props?.topicAlias !== undefined) {
+    const props = p.properties;
+    if (props !== null && props.topicAlias !== undefined) {
       const alias = props.topicAlias;
       if (alias === 0 || alias > cfg.topicAliasMaximum) return this.protocolViolation(RC.TOPIC_ALIAS_INVALID); // [MQTT-3.3.2-8/9]
       if (topic.length > 0) this.inAliases.set(alias, topic);
       else {
         const known = this.inAliases.get(alias);
-        if (known === undefined) return this.protocolViolation(RC.PROTOCOL_ERROR); // [MQTT-3.3.4-?] unknown alias
+        if (known === undefined) return this.protocolViolation(RC.PROTOCOL_ERROR); // alias never set on this connection
         topic = known;
       }
     }
-    if (p.topic.indexOf('\uFFFD') !== -1 && !publishTopicIsUtf8(this.currentRaw!)) return this.protocolViolation(RC.MALFORMED_PACKET); // [MQTT-1.5.4-1]
     const trc = validateTopicName(topic, cfg);
     if (trc !== 0) return this.protocolViolation(trc);
-    const payload = typeof p.payload === 'string' ? Buffer.from(p.payload) : p.payload;
+    const payload = p.payload;
     if (payload.length > cfg.maxPayloadBytes) return this.protocolViolation(RC.PACKET_TOO_LARGE);
 
     if (qos > 0) {
-      if (qos === 2 && this.session!.incomingQos2.has(p.messageId!)) {
+      if (qos === 2 && this.session!.incomingQos2.has(packetId)) {
         // Retransmission of a QoS 2 message we already took: acknowledge again, deliver nothing [MQTT-4.3.3-9].
-        this.writeAck(0x50, p.messageId!, 0);
+        this.writeAck(0x50, packetId, 0);
         return;
       }
       if (++this.inboundUnacked > cfg.receiveMaximum && v5) return this.protocolViolation(RC.RECEIVE_MAXIMUM_EXCEEDED); // [MQTT-3.3.4-7]
@@ -245,12 +248,12 @@ export class Connection {
 
     let properties: MessageProperties | null = null;
     let expiresAt = 0;
-    if (props !== undefined) {
+    if (props !== null) {
       if (props.payloadFormatIndicator === true && !isUtf8(payload)) {
         // [MQTT-3.3.2-4] PUBACK/PUBREC 0x99, or DISCONNECT for QoS 0.
         if (qos === 0) return this.protocolViolation(RC.PAYLOAD_FORMAT_INVALID);
         this.inboundUnacked--;
-        this.writeAck(qos === 1 ? 0x40 : 0x50, p.messageId!, RC.PAYLOAD_FORMAT_INVALID);
+        this.writeAck(qos === 1 ? 0x40 : 0x50, packetId, RC.PAYLOAD_FORMAT_INVALID);
         return;
       }
       properties = pickMessageProperties(props);
@@ -265,17 +268,18 @@ export class Connection {
       properties,
       expiresAt,
       origin: this.session!.clientId,
+      headers: null,
     };
     const rc = this.broker.publishFromClient(this, message);
     if (rc < 0) return; // connection closed by the broker (not authorized, 3.1.1)
     if (qos === 0) return;
     if (qos === 2 && rc < 0x80) {
-      this.session!.incomingQos2.add(p.messageId!);
-      if (this.session!.persistent) this.broker.store.putIncomingQos2(this.session!.clientId, p.messageId!);
+      this.session!.incomingQos2.add(packetId);
+      if (this.session!.persistent) this.broker.store.putIncomingQos2(this.session!.clientId, packetId);
     }
     if (qos === 1) this.inboundUnacked--;
     else if (rc >= 0x80) this.inboundUnacked--;
-    this.writeAck(qos === 1 ? 0x40 : 0x50, p.messageId!, rc);
+    this.writeAck(qos === 1 ? 0x40 : 0x50, packetId, rc);
   }
 
   private onPuback(p: mqttPacket.IPubackPacket): void {
@@ -388,70 +392,82 @@ export class Connection {
   /**
    * Sends one delivery. Returns false when it could not be sent and was dropped (too large for the
    * client, expired, QoS 0 backlog); the broker settles it.
+   *
+   * The payload buffer is written as is, shared by every receiver. When nothing about the header is
+   * specific to this receiver (no expiry countdown, subscription identifiers or topic alias), the
+   * header is encoded once per message and variant and reused: QoS 0 writes the cached bytes, QoS 1/2
+   * copies them and patches the packet id.
    */
   sendPublish(out: Outgoing, dup: boolean): boolean {
     const m = out.message;
     const v5 = this.protocolVersion === 5;
-    let properties: Record<string, unknown> | undefined;
-    if (m.expiresAt !== 0) {
-      const left = Math.ceil((m.expiresAt - Date.now()) / 1000);
-      if (left <= 0) {
-        this.broker.stats.dropped.expired++;
-        return false;
-      }
-      if (v5) properties = { messageExpiryInterval: left }; // [MQTT-3.3.2-6] the remaining lifetime
-    }
-    if (v5) {
-      if (m.properties !== null) properties = properties === undefined ? { ...m.properties } : { ...m.properties, ...properties };
-      if (out.subscriptionIds !== null) {
-        properties ??= {};
-        properties.subscriptionIdentifier = out.subscriptionIds.length === 1 ? out.subscriptionIds[0] : out.subscriptionIds;
-      }
-    }
-    if (out.qos === 0 && this.transport.writableLength > QOS0_BACKLOG_BYTES) {
+    const qos = out.qos;
+    if (qos === 0 && this.transport.writableLength > QOS0_BACKLOG_BYTES) {
       this.broker.stats.dropped.qos0_backpressure++;
       return false;
     }
-    let topic = m.topic;
+    let header: Buffer;
     let newAlias = 0;
-    if (v5 && this.clientTopicAliasMaximum > 0) {
-      const alias = this.outAliases.get(topic);
-      if (alias !== undefined) {
-        properties ??= {};
-        properties.topicAlias = alias;
-        topic = '';
-      } else if (this.outAliases.size < this.clientTopicAliasMaximum) {
-        newAlias = this.outAliases.size + 1;
-        this.outAliases.set(topic, newAlias);
-        properties ??= {};
-        properties.topicAlias = newAlias;
+    const perReceiver = v5 && (m.expiresAt !== 0 || out.subscriptionIds !== null || this.clientTopicAliasMaximum > 0);
+    if (!perReceiver) {
+      const variant = (v5 ? 6 : 0) + qos * 2 + (out.retain ? 1 : 0);
+      const cache = (m.headers ??= [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined]);
+      let cached = cache[variant];
+      if (cached === undefined) {
+        cached = encodePublishHeader(this.protocolVersion, m.topic, m.payload.length, qos, out.retain, false, 0, v5 ? m.properties : null).header;
+        cache[variant] = cached;
       }
+      if (qos === 0) header = cached;
+      else {
+        header = Buffer.allocUnsafe(cached.length);
+        cached.copy(header);
+        // The packet id sits right after the topic: 1 type byte, the length bytes, 2 + topic bytes.
+        let pos = 1;
+        while (header[pos] & 0x80) pos++;
+        pos += 1 + 2 + header.readUInt16BE(pos + 1);
+        header.writeUInt16BE(out.packetId, pos);
+        if (dup) header[0] |= 0x08;
+      }
+    } else {
+      let properties: PublishProperties | null = m.properties;
+      if (m.expiresAt !== 0) {
+        const left = Math.ceil((m.expiresAt - Date.now()) / 1000);
+        if (left <= 0) {
+          this.broker.stats.dropped.expired++;
+          return false;
+        }
+        properties = { ...properties, messageExpiryInterval: left }; // [MQTT-3.3.2-6] the remaining lifetime
+      }
+      if (out.subscriptionIds !== null) {
+        properties = { ...properties, subscriptionIdentifier: out.subscriptionIds.length === 1 ? out.subscriptionIds[0] : out.subscriptionIds };
+      }
+      let topic = m.topic;
+      if (this.clientTopicAliasMaximum > 0) {
+        const alias = this.outAliases.get(topic);
+        if (alias !== undefined) {
+          properties = { ...properties, topicAlias: alias };
+          topic = '';
+        } else if (this.outAliases.size < this.clientTopicAliasMaximum) {
+          newAlias = this.outAliases.size + 1;
+          this.outAliases.set(topic, newAlias);
+          properties = { ...properties, topicAlias: newAlias };
+        }
+      }
+      header = encodePublishHeader(5, topic, m.payload.length, qos, out.retain, dup, out.packetId, properties).header;
     }
-    const packet = {
-      cmd: 'publish' as const,
-      topic,
-      payload: m.payload,
-      qos: out.qos,
-      retain: out.retain,
-      dup,
-      messageId: out.qos > 0 ? out.packetId : undefined,
-      properties,
-    };
-    let buf: Buffer;
-    try {
-      buf = mqttPacket.generate(packet as Packet, { protocolVersion: this.protocolVersion });
-    } catch (err) {
-      this.broker.logger.error({ err, clientId: this.clientId, topic: m.topic }, 'failed to encode PUBLISH');
+    if (m.expiresAt !== 0 && !perReceiver && m.expiresAt <= Date.now()) {
+      this.broker.stats.dropped.expired++;
       return false;
     }
-    if (buf.length > this.clientMaxPacketSize) {
+    if (header.length + m.payload.length > this.clientMaxPacketSize) {
       // [MQTT-3.1.2-24/25] never send more than the client's Maximum Packet Size: discard as if delivered.
       if (newAlias !== 0) this.outAliases.delete(m.topic);
       this.broker.stats.dropped.packet_too_large++;
       return false;
     }
-    this.broker.stats.messagesOut[out.qos]++;
-    this.writeRaw(buf);
+    this.broker.stats.messagesOut[qos]++;
+    this.writeRaw(header);
+    if (m.payload.length > 0) this.writeRaw(m.payload);
     return true;
   }
 
@@ -548,7 +564,10 @@ function uncork(c: Connection): void {
   c.transport.uncork();
 }
 
-/** Protocol Level byte of a raw CONNECT (after the protocol name), or -1. */
+/**
+ * Protocol Level byte of a raw CONNECT; -2 when the protocol name is not MQTT ("MQTT", or "MQIsdp"
+ * for 3.1) [MQTT-3.1.2-1]; -1 when the packet is too short to tell.
+ */
 function connectProtocolLevel(raw: Buffer): number {
   let i = 1;
   while (i < raw.length && raw[i] & 0x80) i++;
@@ -556,19 +575,10 @@ function connectProtocolLevel(raw: Buffer): number {
   if (i + 2 > raw.length) return -1;
   const nameLen = (raw[i] << 8) | raw[i + 1];
   const at = i + 2 + nameLen;
-  return at < raw.length ? raw[at] : -1;
+  if (at >= raw.length) return -1;
+  const name = raw.toString('latin1', i + 2, at);
+  if (name !== 'MQTT' && name !== 'MQIsdp') return -2;
+  return raw[at];
 }
 
-/**
- * mqtt-packet decodes invalid UTF-8 to U+FFFD, so when a decoded topic holds U+FFFD the raw bytes
- * decide: a real U+FFFD is valid, a broken sequence is a malformed packet.
- */
-function publishTopicIsUtf8(raw: Buffer): boolean {
-  let i = 1;
-  while (i < raw.length && raw[i] & 0x80) i++;
-  i++;
-  if (i + 2 > raw.length) return false;
-  const len = (raw[i] << 8) | raw[i + 1];
-  return isUtf8(raw.subarray(i + 2, i + 2 + len));
-}
 

@@ -24,6 +24,11 @@ export interface Message {
   expiresAt: number;
   /** Client id of the publisher, for No Local; null for messages the platform publishes. */
   origin: string | null;
+  /**
+   * PUBLISH headers encoded for this message, by variant (protocol, QoS, RETAIN), filled lazily by
+   * connections so that fan-out encodes once. Null until first use.
+   */
+  headers: (Buffer | undefined)[] | null;
 }
 
 export function createMessage(
@@ -35,7 +40,7 @@ export function createMessage(
   expiresAt: number,
   origin: string | null,
 ): Message {
-  return { topic, payload, qos, retain, properties, expiresAt, origin };
+  return { topic, payload, qos, retain, properties, expiresAt, origin, headers: null };
 }
 
 /** JSON form of properties for storage (Buffers as base64). */

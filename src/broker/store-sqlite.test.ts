@@ -20,6 +20,7 @@ const msg = (topic: string, payload = 'x'): Message => ({
   properties: { contentType: 'text/plain', correlationData: Buffer.from([1, 2, 3]), userProperties: { a: '1' } },
   expiresAt: 0,
   origin: 'pub',
+  headers: null,
 });
 
 test('store: nothing is committed before flush; afterFlush runs once committed', (t) => {

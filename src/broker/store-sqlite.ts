@@ -135,6 +135,7 @@ export class SqliteBrokerStore implements BrokerStore {
         properties: decodeProperties(r.properties as string | null),
         expiresAt: r.expires_at as number,
         origin: (r.origin as string | null) ?? null,
+        headers: null,
       }),
     );
     const queued = (db.prepare('SELECT * FROM broker_queue ORDER BY client_id, seq').all() as Record<string, unknown>[]).map(
@@ -149,6 +150,7 @@ export class SqliteBrokerStore implements BrokerStore {
           properties: decodeProperties(r.properties as string | null),
           expiresAt: r.expires_at as number,
           origin: (r.origin as string | null) ?? null,
+          headers: null,
         },
         qos: r.qos as QoS,
         retain: r.retain === 1,

@@ -8,3 +8,5 @@ export { RC, connackReturnCodeV3, reasonText } from './reason-codes.js';
 export type { ReasonCode } from './reason-codes.js';
 export { hasWildcard, parseSharedFilter, topicMatches, validateTopicFilter, validateTopicName } from './topic.js';
 export type { SharedFilter, TopicLimits } from './topic.js';
+export { decodePublish, encodePublishHeader } from './publish-codec.js';
+export type { DecodedPublish, PublishProperties } from './publish-codec.js';
