@@ -55,6 +55,9 @@ export class Broker {
   readonly retained = new Map<string, Message>();
   private readonly connections = new Set<Connection>();
   private closing = false;
+  private routing = false;
+  /** Messages published while routing another: (message, client) pairs, flat. */
+  private readonly pendingRoutes: (Message | ClientInfo | null)[] = [];
   /** Monotonic lifecycle `versionNumber`, seeded from the clock so it keeps rising across restarts. */
   private eventVersion = Date.now() * 1000;
   private readonly onMessage: ReadonlyArray<(m: Message, c: ClientInfo | null) => void>;
@@ -90,7 +93,7 @@ export class Broker {
     for (const sub of snap.subscriptions) {
       const s = this.sessions.get(sub.clientId);
       if (s === undefined) continue;
-      this.index.add(s, this.index.makeSubscription(sub.clientId, sub.filter, sub.qos, sub.noLocal, sub.retainAsPublished, sub.retainHandling, sub.subscriptionId));
+      this.index.add(s, this.index.makeSubscription(s, sub.filter, sub.qos, sub.noLocal, sub.retainAsPublished, sub.retainHandling, sub.subscriptionId));
     }
     for (const q of snap.queued) {
       const s = this.sessions.get(q.clientId);
@@ -394,8 +397,28 @@ export class Broker {
     return 0;
   }
 
-  /** Routes a message to retained storage, subscribers, in-process handlers and onMessage hooks. */
+  /**
+   * Routes a message to retained storage, subscribers, in-process handlers and onMessage hooks.
+   * Not re-entrant: a message published by a handler while another is being routed is routed right
+   * after it, in order.
+   */
   route(msg: Message, client: ClientInfo | null): void {
+    if (this.routing) {
+      this.pendingRoutes.push(msg, client);
+      return;
+    }
+    this.routing = true;
+    try {
+      this.routeOne(msg, client);
+      const pending = this.pendingRoutes;
+      for (let i = 0; i < pending.length; i += 2) this.routeOne(pending[i] as Message, pending[i + 1] as ClientInfo | null);
+    } finally {
+      this.pendingRoutes.length = 0;
+      this.routing = false;
+    }
+  }
+
+  private routeOne(msg: Message, client: ClientInfo | null): void {
     if (msg.retain) this.setRetained(msg);
     this.index.deliverToSubscribers(msg);
     this.index.deliverInternal(msg, client);
@@ -436,7 +459,7 @@ export class Broker {
         onSettled?.(false);
         return false;
       }
-      const ok = conn.sendPublish({ seq: 0, message: msg, qos: 0, retain, subscriptionIds: subIds, state: 'sent', packetId: 0, shared: null, onSettled: null }, false);
+      const ok = conn.sendMessage(msg, 0, retain, subIds, 0, false);
       onSettled?.(ok);
       return ok;
     }

@@ -10,7 +10,7 @@ import { Framer, RC, connackReturnCodeV3, decodePublish, encodePublishHeader, re
 import type { DecodedPublish, PublishProperties } from '../protocol/index.js';
 import type { Broker } from './broker.js';
 import type { ClientInfo } from './hooks.js';
-import { pickMessageProperties, type Message, type MessageProperties } from './message.js';
+import { pickMessageProperties, type Message, type MessageProperties, type QoS } from './message.js';
 import type { Outgoing, Session } from './session.js';
 import type { Transport } from './transport.js';
 
@@ -399,22 +399,25 @@ export class Connection {
    * copies them and patches the packet id.
    */
   sendPublish(out: Outgoing, dup: boolean): boolean {
-    const m = out.message;
+    return this.sendMessage(out.message, out.qos, out.retain, out.subscriptionIds, out.packetId, dup);
+  }
+
+  /** sendPublish without an Outgoing record (QoS 0 needs none). */
+  sendMessage(m: Message, qos: QoS, retain: boolean, subscriptionIds: number[] | null, packetId: number, dup: boolean): boolean {
     const v5 = this.protocolVersion === 5;
-    const qos = out.qos;
     if (qos === 0 && this.transport.writableLength > QOS0_BACKLOG_BYTES) {
       this.broker.stats.dropped.qos0_backpressure++;
       return false;
     }
     let header: Buffer;
     let newAlias = 0;
-    const perReceiver = v5 && (m.expiresAt !== 0 || out.subscriptionIds !== null || this.clientTopicAliasMaximum > 0);
+    const perReceiver = v5 && (m.expiresAt !== 0 || subscriptionIds !== null || this.clientTopicAliasMaximum > 0);
     if (!perReceiver) {
-      const variant = (v5 ? 6 : 0) + qos * 2 + (out.retain ? 1 : 0);
+      const variant = (v5 ? 6 : 0) + qos * 2 + (retain ? 1 : 0);
       const cache = (m.headers ??= [undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined, undefined]);
       let cached = cache[variant];
       if (cached === undefined) {
-        cached = encodePublishHeader(this.protocolVersion, m.topic, m.payload.length, qos, out.retain, false, 0, v5 ? m.properties : null).header;
+        cached = encodePublishHeader(this.protocolVersion, m.topic, m.payload.length, qos, retain, false, 0, v5 ? m.properties : null).header;
         cache[variant] = cached;
       }
       if (qos === 0) header = cached;
@@ -425,7 +428,7 @@ export class Connection {
         let pos = 1;
         while (header[pos] & 0x80) pos++;
         pos += 1 + 2 + header.readUInt16BE(pos + 1);
-        header.writeUInt16BE(out.packetId, pos);
+        header.writeUInt16BE(packetId, pos);
         if (dup) header[0] |= 0x08;
       }
     } else {
@@ -438,8 +441,8 @@ export class Connection {
         }
         properties = { ...properties, messageExpiryInterval: left }; // [MQTT-3.3.2-6] the remaining lifetime
       }
-      if (out.subscriptionIds !== null) {
-        properties = { ...properties, subscriptionIdentifier: out.subscriptionIds.length === 1 ? out.subscriptionIds[0] : out.subscriptionIds };
+      if (subscriptionIds !== null) {
+        properties = { ...properties, subscriptionIdentifier: subscriptionIds.length === 1 ? subscriptionIds[0] : subscriptionIds };
       }
       let topic = m.topic;
       if (this.clientTopicAliasMaximum > 0) {
@@ -453,7 +456,7 @@ export class Connection {
           properties = { ...properties, topicAlias: newAlias };
         }
       }
-      header = encodePublishHeader(5, topic, m.payload.length, qos, out.retain, dup, out.packetId, properties).header;
+      header = encodePublishHeader(5, topic, m.payload.length, qos, retain, dup, packetId, properties).header;
     }
     if (m.expiresAt !== 0 && !perReceiver && m.expiresAt <= Date.now()) {
       this.broker.stats.dropped.expired++;

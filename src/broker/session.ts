@@ -9,6 +9,7 @@ import type { Connection } from './connection.js';
 import type { LongTimer } from './timers.js';
 
 export interface Subscription {
+  readonly session: Session;
   readonly clientId: string;
   /** As subscribed, `$share/{group}/` included. */
   readonly filter: string;
@@ -57,6 +58,15 @@ export class Session {
   disconnectedAt: number | null = null;
   private nextPacketId = 1;
   private nextSeq = 1;
+  /**
+   * Scratch fields for routing one message (SubscriptionIndex): which routing pass last matched
+   * this session and the merged result of its matching subscriptions. Kept here so fan-out
+   * allocates nothing per receiver.
+   */
+  matchEpoch = 0;
+  matchQos: QoS = 0;
+  matchRetainAsPublished = false;
+  matchSubIds: number[] | null = null;
 
   constructor(
     readonly clientId: string,

@@ -41,7 +41,7 @@ export function handleSubscribe(b: Broker, conn: Connection, p: mqttPacket.ISubs
     }
     const qos = Math.min(req.qos, cfg.maxQos) as QoS;
     const rh = (v5 ? (req.rh ?? 0) : 0) as 0 | 1 | 2;
-    const sub = b.index.makeSubscription(s.clientId, req.topic, qos, v5 && req.nl === true, v5 && req.rap === true, rh, subId ?? null);
+    const sub = b.index.makeSubscription(s, req.topic, qos, v5 && req.nl === true, v5 && req.rap === true, rh, subId ?? null);
     const isNew = b.index.add(s, sub);
     if (s.persistent) {
       b.store.putSubscription({ clientId: s.clientId, filter: sub.filter, qos, noLocal: sub.noLocal, retainAsPublished: sub.retainAsPublished, retainHandling: rh, subscriptionId: sub.subscriptionId });

@@ -16,31 +16,22 @@ interface SharedGroup {
   next: number;
 }
 
-/** Per-session merge of overlapping subscriptions: one copy, highest QoS, all identifiers [MQTT-3.3.4-3/4]. */
-interface Match {
-  session: Session;
-  qos: QoS;
-  retainAsPublished: boolean;
-  subIds: number[] | null;
-}
-
 export class SubscriptionIndex {
   private readonly clients = new TopicTrie<Subscription>();
   private readonly shared = new TopicTrie<SharedGroup>();
   private readonly groups = new Map<string, SharedGroup>();
   private readonly internal = new TopicTrie<MessageHandler>();
   private nextHandlerId = 1;
-  /** Reused between publishes (no allocation per message); a nested publish uses its own. */
-  private matches = new Map<string, Match>();
-  private matching = false;
+  /** Sessions matched by the message being routed (reused; routing is not re-entrant). */
+  private readonly matched: Session[] = [];
+  private epoch = 0;
   private current: Message | null = null;
-  private currentMatches: Map<string, Match> = this.matches;
 
   constructor(private readonly broker: Broker) {}
 
-  makeSubscription(clientId: string, filter: string, qos: QoS, noLocal: boolean, retainAsPublished: boolean, retainHandling: 0 | 1 | 2, subscriptionId: number | null): Subscription {
+  makeSubscription(session: Session, filter: string, qos: QoS, noLocal: boolean, retainAsPublished: boolean, retainHandling: 0 | 1 | 2, subscriptionId: number | null): Subscription {
     const sh = parseSharedFilter(filter);
-    return { clientId, filter, topicFilter: sh ? sh.filter : filter, group: sh ? sh.group : null, qos, noLocal, retainAsPublished, retainHandling, subscriptionId };
+    return { session, clientId: session.clientId, filter, topicFilter: sh ? sh.filter : filter, group: sh ? sh.group : null, qos, noLocal, retainAsPublished, retainHandling, subscriptionId };
   }
 
   /** Adds or replaces a session's subscription. Returns true when it is new. */
@@ -88,19 +79,21 @@ export class SubscriptionIndex {
     for (const filter of [...s.subscriptions.keys()]) this.remove(s, filter);
   }
 
+  /** Merges overlapping subscriptions per session: one copy, highest QoS, all identifiers [MQTT-3.3.4-2/3]. */
   private readonly collect = (sub: Subscription, clientId: string): void => {
-    const msg = this.current!;
-    if (sub.noLocal && msg.origin === clientId) return; // [MQTT-3.8.3-3]
-    const m = this.currentMatches.get(clientId);
-    if (m === undefined) {
-      const session = this.broker.sessions.get(clientId);
-      if (session === undefined) return;
-      this.currentMatches.set(clientId, { session, qos: sub.qos, retainAsPublished: sub.retainAsPublished, subIds: sub.subscriptionId === null ? null : [sub.subscriptionId] });
+    if (sub.noLocal && this.current!.origin === clientId) return; // [MQTT-3.8.3-3]
+    const s = sub.session;
+    if (s.matchEpoch !== this.epoch) {
+      s.matchEpoch = this.epoch;
+      s.matchQos = sub.qos;
+      s.matchRetainAsPublished = sub.retainAsPublished;
+      s.matchSubIds = sub.subscriptionId === null ? null : [sub.subscriptionId];
+      this.matched.push(s);
       return;
     }
-    if (sub.qos > m.qos) m.qos = sub.qos;
-    if (sub.retainAsPublished) m.retainAsPublished = true;
-    if (sub.subscriptionId !== null) (m.subIds ??= []).push(sub.subscriptionId);
+    if (sub.qos > s.matchQos) s.matchQos = sub.qos;
+    if (sub.retainAsPublished) s.matchRetainAsPublished = true;
+    if (sub.subscriptionId !== null) (s.matchSubIds ??= []).push(sub.subscriptionId);
   };
 
   private readonly collectShared = (g: SharedGroup): void => {
@@ -109,28 +102,23 @@ export class SubscriptionIndex {
 
   /** Fans a message out to every matching client subscription and one member of each shared group. */
   deliverToSubscribers(msg: Message): void {
-    const nested = this.matching;
-    const prevMsg = this.current;
-    const prevMatches = this.currentMatches;
-    const matches = nested ? new Map<string, Match>() : this.matches;
-    this.matching = true;
     this.current = msg;
-    this.currentMatches = matches;
+    this.epoch++;
+    const matched = this.matched;
     try {
       this.clients.match(msg.topic, this.collect);
       const b = this.broker;
-      for (const m of matches.values()) {
-        const qos = (msg.qos < m.qos ? msg.qos : m.qos) as QoS;
+      for (let i = 0; i < matched.length; i++) {
+        const s = matched[i];
+        const qos = (msg.qos < s.matchQos ? msg.qos : s.matchQos) as QoS;
         // [MQTT-3.3.1-9] live messages carry RETAIN 0 unless Retain As Published [MQTT-3.3.1-12].
-        const retain = msg.retain && m.retainAsPublished && m.session.protocolVersion === 5;
-        b.deliver(m.session, msg, qos, retain, m.subIds, null, null);
+        const retain = msg.retain && s.matchRetainAsPublished && s.protocolVersion === 5;
+        b.deliver(s, msg, qos, retain, s.matchSubIds, null, null);
       }
-      this.shared.match(msg.topic, this.collectShared);
+      if (this.shared.size > 0) this.shared.match(msg.topic, this.collectShared);
     } finally {
-      matches.clear();
-      this.matching = nested;
-      this.current = prevMsg;
-      this.currentMatches = prevMatches;
+      matched.length = 0;
+      this.current = null;
     }
   }
 
