@@ -2,7 +2,7 @@
  * Composition root: builds every capability from the frozen configuration, wires them together and
  * opens the listeners. The only place that knows all the parts.
  */
-import { mkdir, writeFile, rename } from 'node:fs/promises';
+import { mkdir, writeFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Server as HttpServer } from 'node:http';
 import type { ThingportConfig } from './core/index.js';
@@ -67,9 +67,11 @@ function urlHost(host: string): string {
 export async function startThingport(config: ThingportConfig, opts: StartOptions = {}): Promise<Thingport> {
   const logger = opts.logger ?? createLogger(config.logLevel);
   const dataDir = config.dataDir;
-  await mkdir(dataDir, { recursive: true });
+  // Private: it holds the CA key, access keys and message payloads.
+  await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const certs = await ensureServerCertificates(dataDir, config.tlsHostnames);
   const store = new SqliteBrokerStore(join(dataDir, 'thingport.db'), {
+    synchronous: config.storageSync === 'full' ? 'FULL' : 'NORMAL',
     onError: (err) => logger.error({ err }, 'broker storage commit failed; retrying'),
   });
   const broker = new Broker({ config: config.mqtt, logger: logger.child({ mod: 'broker' }), store });
@@ -141,6 +143,8 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
       await broker.close();
       await stopAll();
       store.close();
+      // Tools treat endpoints.json as "this server is up"; it is not any more.
+      await unlink(file).catch(() => {});
       logger.info('stopped');
     })();
     return stopping;

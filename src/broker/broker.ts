@@ -17,7 +17,7 @@ import { pickMessageProperties, type Message, type MessageProperties, type QoS }
 import { MemoryBrokerStore } from './store-memory.js';
 import type { BrokerStore } from './store.js';
 import { Session, type Outgoing, type Subscription, type Will } from './session.js';
-import { createBrokerStats, type BrokerStats } from '../core/index.js';
+import { DROP_REASONS, createBrokerStats, type BrokerStats, type DropReason } from '../core/index.js';
 import type { Transport } from './transport.js';
 import { SubscriptionIndex } from './subscription-index.js';
 import { handleSubscribe, handleUnsubscribe } from './subscribe.js';
@@ -43,6 +43,8 @@ export interface PublishInput {
 }
 
 const NEVER = 0xffffffff;
+/** Reserved for events the platform publishes. */
+const EVENTS_PREFIX = '$aws/events/';
 
 export class Broker {
   readonly config: MqttConfig;
@@ -55,6 +57,7 @@ export class Broker {
   readonly retained = new Map<string, Message>();
   private readonly connections = new Set<Connection>();
   private closing = false;
+  private readonly dropLog = Object.fromEntries(DROP_REASONS.map((r) => [r, { at: 0, pending: 0 }])) as Record<DropReason, { at: number; pending: number }>;
   private routing = false;
   /** Messages published while routing another: (message, client) pairs, flat. */
   private readonly pendingRoutes: (Message | ClientInfo | null)[] = [];
@@ -357,8 +360,7 @@ export class Broker {
     for (const out of s.queue) out.onSettled?.(false);
     const undelivered = s.queue.length + s.inflight.size;
     if (undelivered > 0) {
-      this.stats.dropped.session_expired += undelivered;
-      this.logger.info({ clientId: s.clientId, undelivered }, 'session ended with undelivered messages');
+      this.noteDrop('session_expired', s.clientId, null, undelivered);
     }
     this.stats.inflightMessages -= s.inflight.size;
     this.stats.queuedMessages -= s.queue.length;
@@ -385,6 +387,11 @@ export class Broker {
    */
   publishFromClient(conn: Connection, msg: Message): number {
     const info = conn.info!;
+    if (msg.topic.startsWith(EVENTS_PREFIX)) {
+      // AWS IoT: `$aws/events/...` is published by the service only; a client that tries is disconnected (CLIENT_ERROR).
+      conn.close('CLIENT_ERROR', RC.NOT_AUTHORIZED);
+      return -1;
+    }
     if (this.hooks.authorizePublish !== undefined && !this.hooks.authorizePublish(info, msg)) {
       if (conn.protocolVersion === 5 && msg.qos > 0) return RC.NOT_AUTHORIZED;
       // 3.1.1 has no negative acknowledgement: AWS IoT disconnects the client.
@@ -450,7 +457,7 @@ export class Broker {
   deliver(s: Session, msg: Message, qos: QoS, retain: boolean, subIds: number[] | null, shared: string | null, onSettled: ((ok: boolean) => void) | null): boolean {
     const conn = s.conn;
     if (this.hooks.authorizeReceive !== undefined && conn !== null && conn.info !== null && !this.hooks.authorizeReceive(conn.info, msg)) {
-      this.stats.dropped.not_authorized++;
+      this.noteDrop('not_authorized', s.clientId, msg.topic);
       onSettled?.(false);
       return false;
     }
@@ -466,8 +473,7 @@ export class Broker {
     const online = conn !== null && conn.state === 'connected';
     const windowFree = online && s.inflight.size < Math.min(conn.clientReceiveMaximum, this.config.maxInflight) && s.queue.length === 0;
     if (!windowFree && s.queue.length >= this.config.maxQueuedMessages) {
-      this.stats.dropped.queue_full++;
-      this.logger.warn({ clientId: s.clientId, topic: msg.topic, limit: this.config.maxQueuedMessages }, 'session queue full: message dropped');
+      this.noteDrop('queue_full', s.clientId, msg.topic);
       onSettled?.(false);
       return false;
     }
@@ -501,6 +507,21 @@ export class Broker {
       this.stats.queuedMessages--;
       this.send(s, out);
     }
+  }
+
+  /**
+   * Counts a dropped message and logs it — at most once per reason every 10 seconds, with the count
+   * since the last line, so a storm of drops cannot flood the log (nor go unnoticed).
+   */
+  noteDrop(reason: DropReason, clientId: string, topic: string | null, n = 1): void {
+    this.stats.dropped[reason] += n;
+    const now = Date.now();
+    const last = this.dropLog[reason];
+    last.pending += n;
+    if (now - last.at < 10_000) return;
+    this.logger.warn({ reason, clientId, topic, dropped: last.pending, limit: reason === 'queue_full' ? this.config.maxQueuedMessages : undefined }, 'messages dropped: %s', reason);
+    last.at = now;
+    last.pending = 0;
   }
 
   /** A delivery is finished: acknowledged by the client (PUBACK/PUBCOMP) or dropped. */

@@ -406,7 +406,7 @@ export class Connection {
   sendMessage(m: Message, qos: QoS, retain: boolean, subscriptionIds: number[] | null, packetId: number, dup: boolean): boolean {
     const v5 = this.protocolVersion === 5;
     if (qos === 0 && this.transport.writableLength > QOS0_BACKLOG_BYTES) {
-      this.broker.stats.dropped.qos0_backpressure++;
+      this.broker.noteDrop('qos0_backpressure', this.clientId, m.topic);
       return false;
     }
     let header: Buffer;
@@ -436,7 +436,7 @@ export class Connection {
       if (m.expiresAt !== 0) {
         const left = Math.ceil((m.expiresAt - Date.now()) / 1000);
         if (left <= 0) {
-          this.broker.stats.dropped.expired++;
+          this.broker.noteDrop('expired', this.clientId, m.topic);
           return false;
         }
         properties = { ...properties, messageExpiryInterval: left }; // [MQTT-3.3.2-6] the remaining lifetime
@@ -459,13 +459,13 @@ export class Connection {
       header = encodePublishHeader(5, topic, m.payload.length, qos, retain, dup, packetId, properties).header;
     }
     if (m.expiresAt !== 0 && !perReceiver && m.expiresAt <= Date.now()) {
-      this.broker.stats.dropped.expired++;
+      this.broker.noteDrop('expired', this.clientId, m.topic);
       return false;
     }
     if (header.length + m.payload.length > this.clientMaxPacketSize) {
       // [MQTT-3.1.2-24/25] never send more than the client's Maximum Packet Size: discard as if delivered.
       if (newAlias !== 0) this.outAliases.delete(m.topic);
-      this.broker.stats.dropped.packet_too_large++;
+      this.broker.noteDrop('packet_too_large', this.clientId, m.topic);
       return false;
     }
     this.broker.stats.messagesOut[qos]++;

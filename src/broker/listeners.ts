@@ -16,12 +16,14 @@ export interface Listener {
   close(): Promise<void>;
 }
 
-function listen(server: net.Server, host: string, port: number): Promise<number> {
+/** Listens; a failure to bind rejects (the caller names the setting), later errors are logged. */
+function listen(server: net.Server, host: string, port: number, onLaterError: (err: Error) => void): Promise<number> {
   return new Promise((resolve, reject) => {
     const onError = (err: Error): void => reject(err);
     server.once('error', onError);
     server.listen({ host, port, backlog: 4096 }, () => {
       server.off('error', onError);
+      server.on('error', onLaterError);
       resolve((server.address() as net.AddressInfo).port);
     });
   });
@@ -34,8 +36,7 @@ function closeServer(server: net.Server): Promise<void> {
 /** MQTT over plain TCP. Rejects with the listen error (EADDRINUSE...) so the caller can name the setting. */
 export async function listenMqtt(broker: Broker, host: string, port: number): Promise<Listener> {
   const server = net.createServer({ noDelay: true }, (socket) => broker.accept(new SocketTransport(socket, 'tcp')));
-  server.on('error', (err) => broker.logger.error({ err }, 'mqtt listener error'));
-  const bound = await listen(server, host, port);
+  const bound = await listen(server, host, port, (err) => broker.logger.error({ err }, 'mqtt listener error'));
   return { port: bound, close: () => closeServer(server) };
 }
 
@@ -54,8 +55,7 @@ export async function listenMqtts(broker: Broker, host: string, port: number, op
     (socket) => broker.accept(new SocketTransport(socket, 'tls')),
   );
   server.on('tlsClientError', (err) => broker.logger.debug({ err: err.message }, 'TLS handshake failed'));
-  server.on('error', (err) => broker.logger.error({ err }, 'mqtts listener error'));
-  const bound = await listen(server, host, port);
+  const bound = await listen(server, host, port, (err) => broker.logger.error({ err }, 'mqtts listener error'));
   return { port: bound, close: () => closeServer(server) };
 }
 

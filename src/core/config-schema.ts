@@ -62,6 +62,11 @@ export const configSchema = z.object({
   profile: z.enum(['default', 'aws-strict']).default('default'),
   region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d$/, 'must look like us-east-1').default('us-east-1'),
   accountId: z.string().regex(/^\d{12}$/, 'must be 12 digits').default('000000000000'),
+  /**
+   * How hard the SQLite store syncs each commit: `normal` (WAL, survives a killed process, the
+   * default) or `full` (also survives power loss, at the cost of an fsync per batch).
+   */
+  storageSync: z.enum(['normal', 'full']).default('normal'),
   /** Extra DNS names / IPs the server certificate should cover (localhost and loopback always are). */
   tlsHostnames: z.array(z.string().min(1)).default([]),
   mqtt: mqttConfigSchema.default({}),
