@@ -59,6 +59,8 @@ export class Broker {
   private closing = false;
   private readonly dropLog = Object.fromEntries(DROP_REASONS.map((r) => [r, { at: 0, pending: 0 }])) as Record<DropReason, { at: number; pending: number }>;
   private routing = false;
+  /** The client connection whose PUBLISH is being routed, for backpressure. */
+  private publisher: Connection | null = null;
   /** Messages published while routing another: (message, client) pairs, flat. */
   private readonly pendingRoutes: (Message | ClientInfo | null)[] = [];
   /** Monotonic lifecycle `versionNumber`, seeded from the clock so it keeps rising across restarts. */
@@ -400,7 +402,12 @@ export class Broker {
     }
     // The payload may be a view into the socket's read buffer; anything kept beyond this tick gets a copy.
     if (msg.qos > 0 || msg.retain) msg.payload = Buffer.from(msg.payload);
-    this.route(msg, info);
+    this.publisher = this.config.publisherBackpressure ? conn : null;
+    try {
+      this.route(msg, info);
+    } finally {
+      this.publisher = null;
+    }
     return 0;
   }
 
@@ -467,6 +474,7 @@ export class Broker {
         return false;
       }
       const ok = conn.sendMessage(msg, 0, retain, subIds, 0, false);
+      if (this.publisher !== null && conn.congested()) this.publisher.pauseFor(conn);
       onSettled?.(ok);
       return ok;
     }
@@ -484,6 +492,8 @@ export class Broker {
       s.queue.push(out);
       this.stats.queuedMessages++;
     }
+    // Slow the publisher down before this receiver's queue overflows.
+    if (online && this.publisher !== null && conn.congested()) this.publisher.pauseFor(conn);
     return true;
   }
 

@@ -34,6 +34,11 @@ type State = 'new' | 'connecting' | 'connected' | 'closing' | 'closed';
 const CONNECT_TIMEOUT_MS = 10_000;
 /** QoS 0 messages are dropped (and counted) for a receiver with this much unsent output. */
 const QOS0_BACKLOG_BYTES = 4 * 1024 * 1024;
+/** A receiver with this much unsent output slows down the publishers feeding it (backpressure). */
+const CONGESTED_BYTES = 256 * 1024;
+/** How often a paused publisher checks whether its receiver caught up, and how long it waits at most. */
+const BACKPRESSURE_POLL_MS = 5;
+const BACKPRESSURE_MAX_PAUSE_MS = 5_000;
 
 type AnyPacket = Packet & { cmd: string };
 
@@ -75,6 +80,10 @@ export class Connection {
   private ackWaiting = false;
   private readonly flushAcks = (): void => this.drainAcks();
   private closedCallbacks: (() => void)[] | null = null;
+  /** Backpressure: the receiver this publisher waits for while its socket is not being read. */
+  private waitingOn: Connection | null = null;
+  private pausedAt = 0;
+  private pauseTimer: NodeJS.Timeout | null = null;
 
   constructor(
     readonly broker: Broker,
@@ -140,6 +149,8 @@ export class Connection {
         return this.close('CLIENT_ERROR');
       }
       this.protocolVersion = version;
+      // [MQTT-3.1.2-22] (3.1.1) a password without a user name is not allowed; MQTT 5 allows it.
+      if (version !== 5 && (connectFlags(raw) & 0xc0) === 0x40) return this.destroy('CLIENT_ERROR');
     } else if (type === 1) {
       return this.protocolViolation(RC.PROTOCOL_ERROR); // [MQTT-3.1.0-2] a second CONNECT
     }
@@ -366,9 +377,23 @@ export class Connection {
   /** PUBACK/PUBREC/PUBREL/PUBCOMP, kept behind acknowledgements still waiting for storage. */
   writeAck(header: number, packetId: number, reasonCode: number): void {
     const v5 = this.protocolVersion === 5 && reasonCode !== 0;
-    const buf = v5
-      ? Buffer.from([header, 3, packetId >> 8, packetId & 0xff, reasonCode])
-      : Buffer.from([header, 2, packetId >> 8, packetId & 0xff]);
+    let buf: Buffer;
+    if (!v5) buf = Buffer.from([header, 2, packetId >> 8, packetId & 0xff]);
+    else if (reasonCode < 0x80 || !this.requestProblemInformation) buf = Buffer.from([header, 3, packetId >> 8, packetId & 0xff, reasonCode]);
+    else {
+      // A refusal explains itself with a Reason String (property 0x1F) [MQTT-3.4.2-2] unless the client opted out.
+      const text = Buffer.from(reasonText(reasonCode));
+      // type, remaining length, packet id (2), reason code, property length, 0x1F, string length (2), text
+      buf = Buffer.allocUnsafe(9 + text.length);
+      buf[0] = header;
+      buf[1] = 7 + text.length;
+      buf.writeUInt16BE(packetId, 2);
+      buf[4] = reasonCode;
+      buf[5] = 3 + text.length;
+      buf[6] = 0x1f;
+      buf.writeUInt16BE(text.length, 7);
+      text.copy(buf, 9);
+    }
     const store = this.broker.store;
     if ((header === 0x40 || header === 0x50) && (store.dirty || this.pendingAcks.length > 0)) {
       // [MQTT-4.6.0-2] acknowledgements go out in order, and only once the message is stored.
@@ -474,6 +499,43 @@ export class Connection {
     return true;
   }
 
+  // ---------------------------------------------------------------- backpressure
+
+  /**
+   * True while this connection, as a receiver, cannot keep up: unsent bytes pile up in its socket,
+   * or its queue of QoS 1/2 messages is half full.
+   */
+  congested(): boolean {
+    if (this.state !== 'connected') return false;
+    if (this.transport.writableLength > CONGESTED_BYTES) return true;
+    const s = this.session;
+    return s !== null && s.queue.length * 2 > this.broker.config.maxQueuedMessages;
+  }
+
+  /**
+   * Stops reading from this publisher until `receiver` catches up (or a few seconds pass, so one
+   * stuck receiver cannot stop a publisher for ever; after that, its bounds drop and count).
+   */
+  pauseFor(receiver: Connection): void {
+    if (receiver === this || this.waitingOn !== null || this.state !== 'connected') return;
+    this.waitingOn = receiver;
+    this.pausedAt = Date.now();
+    this.broker.stats.backpressurePauses++;
+    this.transport.pause();
+    this.pauseTimer = setTimeout(this.checkResume, BACKPRESSURE_POLL_MS);
+  }
+
+  private readonly checkResume = (): void => {
+    this.pauseTimer = null;
+    const r = this.waitingOn;
+    if (r !== null && r.congested() && Date.now() - this.pausedAt < BACKPRESSURE_MAX_PAUSE_MS && this.state === 'connected') {
+      this.pauseTimer = setTimeout(this.checkResume, BACKPRESSURE_POLL_MS);
+      return;
+    }
+    this.waitingOn = null;
+    if (this.state === 'connected') this.transport.resume();
+  };
+
   // ---------------------------------------------------------------- keep-alive and closing
 
   /** Starts keep-alive supervision: close after 1.5x the keep-alive without a packet [MQTT-3.1.2-22]. */
@@ -534,6 +596,9 @@ export class Connection {
     this.state = 'closed';
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
+    if (this.pauseTimer !== null) clearTimeout(this.pauseTimer);
+    this.pauseTimer = null;
+    this.waitingOn = null;
     this.broker.connectionClosed(this, prev);
     const cbs = this.closedCallbacks;
     this.closedCallbacks = null;
@@ -565,6 +630,16 @@ const PINGRESP = Buffer.from([0xd0, 0x00]);
 function uncork(c: Connection): void {
   (c as unknown as { corked: boolean }).corked = false;
   c.transport.uncork();
+}
+
+/** Connect Flags byte of a raw CONNECT (after the protocol level), or 0. */
+function connectFlags(raw: Buffer): number {
+  let i = 1;
+  while (i < raw.length && raw[i] & 0x80) i++;
+  i++;
+  if (i + 2 > raw.length) return 0;
+  const at = i + 2 + ((raw[i] << 8) | raw[i + 1]) + 1;
+  return at < raw.length ? raw[at] : 0;
 }
 
 /**

@@ -20,6 +20,7 @@ export function handleSubscribe(b: Broker, conn: Connection, p: mqttPacket.ISubs
   if (!(p.messageId! > 0)) return conn.protocolViolation(RC.PROTOCOL_ERROR); // [MQTT-2.2.1-3]
   if (p.subscriptions.length === 0) return conn.protocolViolation(RC.PROTOCOL_ERROR); // [MQTT-3.8.3-2]
   const subId = v5 ? p.properties?.subscriptionIdentifier : undefined;
+  if (subId === 0) return conn.protocolViolation(RC.PROTOCOL_ERROR); // [MQTT-3.8.2.1.2] 0 is not a valid identifier
   if (subId !== undefined && !cfg.subscriptionIdentifiers) return conn.protocolViolation(RC.SUBSCRIPTION_IDENTIFIERS_NOT_SUPPORTED);
   // Syntax errors make the whole packet malformed; check all filters before changing anything.
   for (const req of p.subscriptions) {

@@ -32,6 +32,8 @@ export interface BrokerStats {
   queuedMessages: number;
   /** QoS 1/2 messages sent and not yet acknowledged. */
   inflightMessages: number;
+  /** Times a publisher was paused because a receiver could not keep up. */
+  backpressurePauses: number;
 }
 
 export function createBrokerStats(): BrokerStats {
@@ -50,5 +52,6 @@ export function createBrokerStats(): BrokerStats {
     dropped,
     queuedMessages: 0,
     inflightMessages: 0,
+    backpressurePauses: 0,
   };
 }

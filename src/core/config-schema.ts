@@ -33,6 +33,12 @@ export const mqttConfigSchema = z.object({
   maxInflight: z.number().int().min(1).max(65_535).default(100),
   /** QoS 1/2 messages queued per session beyond the in-flight window (offline or slow); overflow is dropped and counted. */
   maxQueuedMessages: z.number().int().min(0).max(10_000_000).default(1_000),
+  /**
+   * When a receiver falls behind (socket backlog, or its queue half full), stop reading from the
+   * publisher feeding it until it catches up (at most 5 s at a time). Off: only the bounds act
+   * (drop and count).
+   */
+  publisherBackpressure: z.boolean().default(true),
   /** Topic aliases a client may use towards us (AWS: 8). 0 disables. */
   topicAliasMaximum: z.number().int().min(0).max(65_535).default(8),
   /** Longest keep-alive allowed; a longer or zero request gets Server Keep Alive (MQTT 5) of this value. AWS: 1200 s. */

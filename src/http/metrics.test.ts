@@ -17,6 +17,7 @@ function fakeStats(): BrokerStats {
     dropped: { queue_full: 1, expired: 0, packet_too_large: 0, not_authorized: 2, qos0_backpressure: 0, session_expired: 0 },
     queuedMessages: 11,
     inflightMessages: 12,
+    backpressurePauses: 3,
   };
 }
 

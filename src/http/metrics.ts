@@ -92,6 +92,7 @@ export function createMetrics(getStats: () => BrokerStats): Metrics {
   });
   gauge('queued_messages', 'QoS 1/2 messages waiting in session queues, not yet sent (offline or slow clients).', (s) => s.queuedMessages);
   gauge('inflight_messages', 'QoS 1/2 messages sent to clients and not yet acknowledged.', (s) => s.inflightMessages);
+  counter('backpressure_pauses_total', 'Times a publisher was paused because a receiver it feeds could not keep up.', (s) => s.backpressurePauses);
 
   return { registry, render: () => registry.metrics(), contentType: registry.contentType };
 }
