@@ -8,3 +8,5 @@ export { configSchema, mqttConfigSchema } from './config-schema.js';
 export type { ThingportConfig, MqttConfig } from './config-schema.js';
 export { DROP_REASONS, createBrokerStats } from './broker-stats.js';
 export type { BrokerStats, DropReason } from './broker-stats.js';
+export { arn, parseArn } from './arn.js';
+export type { Arn } from './arn.js';

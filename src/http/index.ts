@@ -3,3 +3,27 @@ export { createHttpApp } from './server.js';
 export type { HttpAppOptions } from './server.js';
 export { createMetrics } from './metrics.js';
 export type { Metrics } from './metrics.js';
+
+/**
+ * Registers every operation of an AWS service model on a fastify app: SigV4 on every request,
+ * input read and validated per the model, handlers called with typed input, output and errors
+ * written as AWS's rest-json protocol does. Operations without a handler answer 501.
+ */
+export { createAwsRestRouter } from './aws-rest.js';
+export type { AccessKeyLookup, AwsHandler, AwsHandlers, AwsRequestContext, AwsRestRouterOptions, OperationTypes } from './aws-rest.js';
+/** The error handlers throw: `new AwsServiceError('ResourceNotFoundException', 'Thing lamp-1 does not exist')`. */
+export { AwsServiceError } from './aws-errors.js';
+/** `nextToken` / `maxResults` pagination with opaque tokens (bad token -> InvalidRequestException). */
+export { paginate, encodePageToken, decodePageToken } from './paginate.js';
+export type { Page, PageRequest } from './paginate.js';
+/** SigV4 verification, also for other transports (MQTT over WebSocket signs its URL the same way). */
+export { parseSigV4, verifySigV4, MAX_CLOCK_SKEW_MS } from './sigv4.js';
+export type { SigV4Claim, SigV4Request, SigV4VerifyOptions } from './sigv4.js';
+/** Service model types and the generated models of AWS IoT, the IoT data plane and the IoT Jobs data plane. */
+export type { ServiceModel, OperationModel, ShapeModel, MemberModel } from './service-model.js';
+export { iotModel } from './models/iot.gen.js';
+export type { IotOperations } from './models/iot.gen.js';
+export { iotDataModel } from './models/iot-data.gen.js';
+export type { IotDataOperations } from './models/iot-data.gen.js';
+export { iotJobsDataModel } from './models/iot-jobs-data.gen.js';
+export type { IotJobsDataOperations } from './models/iot-jobs-data.gen.js';
