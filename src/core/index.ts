@@ -10,3 +10,7 @@ export { DROP_REASONS, createBrokerStats } from './broker-stats.js';
 export type { BrokerStats, DropReason } from './broker-stats.js';
 export { arn, parseArn } from './arn.js';
 export type { Arn } from './arn.js';
+export { openDatabase, migrate } from './sqlite.js';
+export type { SqliteDatabase, SqliteOptions } from './sqlite.js';
+export { EventBus } from './bus.js';
+export type { BusEvents, BusEventName } from './bus.js';
