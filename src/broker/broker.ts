@@ -7,16 +7,16 @@ import { isUtf8 } from 'node:buffer';
 import type mqttPacket from 'mqtt-packet';
 import type { IPacket } from 'mqtt-packet';
 import type { Logger } from 'pino';
-import type { MqttConfig } from '../core/index.js';
+import type { ClientDescription, Messaging, MqttConfig, PublishInput } from '../core/index.js';
 import { RC } from '../protocol/index.js';
 import { validateTopicName } from '../protocol/index.js';
 import { Connection } from './connection.js';
 import type { AuthenticateRequest, AuthenticateResult, BrokerHooks, ClientInfo, MessageHandler } from './hooks.js';
 import { connectedEvent, disconnectedEvent, emitsLifecycleEvents, PRESENCE_CONNECTED, PRESENCE_DISCONNECTED } from './lifecycle.js';
-import { pickMessageProperties, type Message, type MessageProperties, type QoS } from './message.js';
+import { pickMessageProperties, type Message, type QoS } from './message.js';
 import { MemoryBrokerStore } from './store-memory.js';
 import type { BrokerStore } from './store.js';
-import { Session, type Outgoing, type Subscription, type Will } from './session.js';
+import { Session, type Outgoing, type Will } from './session.js';
 import { DROP_REASONS, createBrokerStats, type BrokerStats, type DropReason } from '../core/index.js';
 import type { Transport } from './transport.js';
 import { SubscriptionIndex } from './subscription-index.js';
@@ -31,22 +31,11 @@ export interface BrokerOptions {
   hooks?: BrokerHooks;
 }
 
-/** A message the platform itself publishes (rules, shadows, HTTP Publish...). */
-export interface PublishInput {
-  topic: string;
-  payload: Buffer | string;
-  qos?: QoS;
-  retain?: boolean;
-  properties?: MessageProperties;
-  /** Seconds (MQTT 5 Message Expiry Interval). */
-  messageExpiryInterval?: number;
-}
-
 const NEVER = 0xffffffff;
 /** Reserved for events the platform publishes. */
 const EVENTS_PREFIX = '$aws/events/';
 
-export class Broker {
+export class Broker implements Messaging {
   readonly config: MqttConfig;
   readonly logger: Logger;
   readonly store: BrokerStore;
@@ -598,10 +587,24 @@ export class Broker {
   }
 
   /** What GetConnection reports about a client, or null when there is no session. */
-  describeClient(clientId: string): { connected: boolean; info: ClientInfo | null; disconnectedAt: number | null; subscriptions: Subscription[] } | null {
+  describeClient(clientId: string): ClientDescription | null {
     const s = this.sessions.get(clientId);
     if (s === undefined) return null;
-    return { connected: s.conn !== null, info: s.conn?.info ?? null, disconnectedAt: s.disconnectedAt, subscriptions: [...s.subscriptions.values()] };
+    const subscriptions = [...s.subscriptions.values()].map((sub) => ({ filter: sub.filter, qos: sub.qos }));
+    return { connected: s.conn !== null, info: s.conn?.info ?? null, disconnectedAt: s.disconnectedAt, subscriptions };
+  }
+
+  /**
+   * Disconnects every connected client `match` selects (a revoked certificate's, a deleted
+   * thing's...), like DeleteConnection without cleaning sessions. Returns how many.
+   */
+  disconnectWhere(match: (client: ClientInfo) => boolean): number {
+    let n = 0;
+    for (const s of [...this.sessions.values()]) {
+      const info = s.conn?.info;
+      if (info != null && match(info) && this.disconnectClient(s.clientId)) n++;
+    }
+    return n;
   }
 
   /**

@@ -3,7 +3,7 @@
  * Capabilities never import this folder; main.ts wires them to the broker's hooks and in-process API.
  */
 export { Broker } from './broker.js';
-export type { BrokerOptions, PublishInput } from './broker.js';
+export type { BrokerOptions } from './broker.js';
 export type { AuthenticateRequest, AuthenticateResult, BrokerHooks, ClientInfo, MessageHandler, TransportKind } from './hooks.js';
 export type { Message, MessageProperties, QoS } from './message.js';
 export { attachWebSocket, listenMqtt, listenMqtts } from './listeners.js';

@@ -3,33 +3,9 @@
  * (nothing about a particular receiver lives here).
  */
 
-/** MQTT 5 PUBLISH properties that travel with the message (not Topic Alias or Subscription Identifier). */
-export interface MessageProperties {
-  payloadFormatIndicator?: boolean;
-  contentType?: string;
-  responseTopic?: string;
-  correlationData?: Buffer;
-  userProperties?: Record<string, string | string[]>;
-}
+import type { Message, MessageProperties, QoS } from '../core/index.js';
 
-export type QoS = 0 | 1 | 2;
-
-export interface Message {
-  topic: string;
-  payload: Buffer;
-  qos: QoS;
-  retain: boolean;
-  properties: MessageProperties | null;
-  /** Absolute expiry time in ms since the epoch, 0 = never (from Message Expiry Interval). */
-  expiresAt: number;
-  /** Client id of the publisher, for No Local; null for messages the platform publishes. */
-  origin: string | null;
-  /**
-   * PUBLISH headers encoded for this message, by variant (protocol, QoS, RETAIN), filled lazily by
-   * connections so that fan-out encodes once. Null until first use.
-   */
-  headers: (Buffer | undefined)[] | null;
-}
+export type { Message, MessageProperties, QoS };
 
 export function createMessage(
   topic: string,

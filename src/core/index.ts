@@ -14,3 +14,17 @@ export { openDatabase, migrate } from './sqlite.js';
 export type { SqliteDatabase, SqliteOptions } from './sqlite.js';
 export { EventBus } from './bus.js';
 export type { BusEvents, BusEventName } from './bus.js';
+export type {
+  AuthenticateRequest,
+  AuthenticateResult,
+  BrokerHooks,
+  ClientDescription,
+  ClientInfo,
+  Message,
+  MessageHandler,
+  MessageProperties,
+  Messaging,
+  PublishInput,
+  QoS,
+  TransportKind,
+} from './messaging.js';
