@@ -5,11 +5,13 @@
 import { mkdir, writeFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Server as HttpServer } from 'node:http';
-import type { ThingportConfig } from './core/index.js';
+import type { FastifyInstance } from 'fastify';
+import { EventBus, openDatabase, type Messaging, type ThingportConfig } from './core/index.js';
 import { createLogger, type Logger } from './lib/index.js';
-import { ensureAdminCredentials, ensureServerCertificates } from './identity/index.js';
+import { ensureAdminCredentials, ensureServerCertificates, readAdminKey } from './identity/index.js';
+import { createRegistry } from './registry/index.js';
 import { Broker, SqliteBrokerStore, attachWebSocket, listenMqtt, listenMqtts, type Listener } from './broker/index.js';
-import { createHttpApp, createMetrics } from './http/index.js';
+import { createAwsRestRouter, createHttpApp, createMetrics, iotModel, type AccessKeyLookup, type AwsHandlers, type IotOperations } from './http/index.js';
 
 export interface Endpoints {
   mqtt: string | null;
@@ -63,6 +65,16 @@ function urlHost(host: string): string {
   return h.includes(':') ? `[${h}]` : h;
 }
 
+/** SigV4 key lookup for the admin key in the data directory (read once, on first use). */
+function adminKeyLookup(dataDir: string): AccessKeyLookup {
+  let key: Promise<Awaited<ReturnType<typeof readAdminKey>>> | null = null;
+  return async (accessKeyId) => {
+    key ??= readAdminKey(dataDir);
+    const k = await key;
+    return k !== null && k.accessKeyId === accessKeyId ? { secretAccessKey: k.secretAccessKey, principal: 'admin' } : null;
+  };
+}
+
 /** Starts Thingport; rejects with a user-facing message when it cannot. */
 export async function startThingport(config: ThingportConfig, opts: StartOptions = {}): Promise<Thingport> {
   const logger = opts.logger ?? createLogger(config.logLevel);
@@ -70,11 +82,34 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
   // Private: it holds the CA key, access keys and message payloads.
   await mkdir(dataDir, { recursive: true, mode: 0o700 });
   const certs = await ensureServerCertificates(dataDir, config.tlsHostnames);
-  const store = new SqliteBrokerStore(join(dataDir, 'thingport.db'), {
-    synchronous: config.storageSync === 'full' ? 'FULL' : 'NORMAL',
+  const dbFile = join(dataDir, 'thingport.db');
+  const synchronous = config.storageSync === 'full' ? 'FULL' : 'NORMAL';
+  const db = openDatabase(dbFile, { synchronous });
+  const bus = new EventBus((err, event) => logger.error({ err, event }, 'event listener failed'));
+  const store = new SqliteBrokerStore(dbFile, {
+    synchronous,
     onError: (err) => logger.error({ err }, 'broker storage commit failed; retrying'),
   });
+  // Capabilities get the broker's in-process API through this facade: they are built before the
+  // broker because the broker's hooks come from them.
+  let brokerRef: Broker | null = null;
+  const messaging: Messaging = {
+    publish: (input) => brokerRef!.publish(input),
+    subscribe: (filter, handler) => brokerRef!.subscribe(filter, handler),
+    deliverDirect: (clientId, input, onSettled) => brokerRef!.deliverDirect(clientId, input, onSettled),
+    disconnectClient: (clientId, o) => brokerRef!.disconnectClient(clientId, o),
+    disconnectWhere: (match) => brokerRef!.disconnectWhere(match),
+    describeClient: (clientId) => brokerRef!.describeClient(clientId),
+  };
+  const registry = createRegistry({ db, bus, region: config.region, accountId: config.accountId, messaging, logger: logger.child({ mod: 'registry' }) });
+  const iotHandlers: AwsHandlers<IotOperations> = { ...registry.iotHandlers };
+  const accessKeys = adminKeyLookup(dataDir);
+
   const broker = new Broker({ config: config.mqtt, logger: logger.child({ mod: 'broker' }), store });
+  brokerRef = broker;
+  const mountApi = (app: FastifyInstance): void => {
+    createAwsRestRouter<IotOperations>(app, { service: iotModel, region: config.region, authenticate: accessKeys, handlers: iotHandlers, logger: logger.child({ mod: 'api' }) });
+  };
   const metrics = createMetrics(() => broker.stats);
   const startedAt = Date.now();
   const health = (): Record<string, unknown> => ({ uptimeSeconds: Math.round((Date.now() - startedAt) / 1000), connections: broker.stats.connections });
@@ -104,6 +139,7 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
     }
     if (config.httpPort !== null) {
       const app = createHttpApp({ logger, health, metrics });
+      mountApi(app);
       closers.push(attachWebSocket(broker, app.server as HttpServer, '/mqtt', false));
       await app.listen({ host, port: config.httpPort }).catch((e) => Promise.reject(listenError(e, 'httpPort', host, config.httpPort!)));
       closers.push(() => app.close());
@@ -113,6 +149,7 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
     }
     if (config.httpsPort !== null) {
       const app = createHttpApp({ logger, health, metrics, https: { key: certs.keyPem, cert: certs.certPem, ca: certs.caPem } });
+      mountApi(app);
       closers.push(attachWebSocket(broker, app.server as HttpServer, '/mqtt', true));
       await app.listen({ host, port: config.httpsPort }).catch((e) => Promise.reject(listenError(e, 'httpsPort', host, config.httpsPort!)));
       closers.push(() => app.close());
@@ -124,6 +161,7 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
     await stopAll();
     await broker.close();
     store.close();
+    db.close();
     throw err;
   }
   const creds = await ensureAdminCredentials(dataDir, { region: config.region, endpoint: ep.http ?? ep.https ?? '' });
@@ -143,6 +181,7 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
       await broker.close();
       await stopAll();
       store.close();
+      db.close();
       // Tools treat endpoints.json as "this server is up"; it is not any more.
       await unlink(file).catch(() => {});
       logger.info('stopped');
