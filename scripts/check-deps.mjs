@@ -13,7 +13,8 @@ const ALLOWED = {
   protocol: ['lib', 'core'],
   broker: ['lib', 'core', 'protocol'],
   http: ['lib', 'core'],
-  cli: ['lib', 'core', 'main.ts'],
+  // The CLI parses arguments and calls capability services (e.g. `thingport keys` -> identity).
+  cli: ['lib', 'core', 'main.ts', 'identity'],
 };
 // Any other folder is a capability.
 const CAPABILITY_DEPS = ['lib', 'core', 'protocol', 'http', '*capability'];

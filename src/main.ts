@@ -6,12 +6,12 @@ import { mkdir, writeFile, rename, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Server as HttpServer } from 'node:http';
 import type { FastifyInstance } from 'fastify';
-import { EventBus, openDatabase, type Messaging, type ThingportConfig } from './core/index.js';
+import { EventBus, openDatabase, type BrokerHooks, type Messaging, type ThingportConfig } from './core/index.js';
 import { createLogger, type Logger } from './lib/index.js';
-import { ensureAdminCredentials, ensureServerCertificates, readAdminKey } from './identity/index.js';
+import { createIdentity, ensureAdminCredentials, ensureServerCertificates } from './identity/index.js';
 import { createRegistry } from './registry/index.js';
 import { Broker, SqliteBrokerStore, attachWebSocket, listenMqtt, listenMqtts, type Listener } from './broker/index.js';
-import { createAwsRestRouter, createHttpApp, createMetrics, iotModel, type AccessKeyLookup, type AwsHandlers, type IotOperations } from './http/index.js';
+import { createAwsRestRouter, createHttpApp, createMetrics, iotModel, type AwsHandlers, type IotOperations } from './http/index.js';
 
 export interface Endpoints {
   mqtt: string | null;
@@ -65,16 +65,6 @@ function urlHost(host: string): string {
   return h.includes(':') ? `[${h}]` : h;
 }
 
-/** SigV4 key lookup for the admin key in the data directory (read once, on first use). */
-function adminKeyLookup(dataDir: string): AccessKeyLookup {
-  let key: Promise<Awaited<ReturnType<typeof readAdminKey>>> | null = null;
-  return async (accessKeyId) => {
-    key ??= readAdminKey(dataDir);
-    const k = await key;
-    return k !== null && k.accessKeyId === accessKeyId ? { secretAccessKey: k.secretAccessKey, principal: 'admin' } : null;
-  };
-}
-
 /** Starts Thingport; rejects with a user-facing message when it cannot. */
 export async function startThingport(config: ThingportConfig, opts: StartOptions = {}): Promise<Thingport> {
   const logger = opts.logger ?? createLogger(config.logLevel);
@@ -101,11 +91,30 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
     disconnectWhere: (match) => brokerRef!.disconnectWhere(match),
     describeClient: (clientId) => brokerRef!.describeClient(clientId),
   };
+  const listenerUrls = { mqtt: null as string | null, mqtts: null as string | null, https: null as string | null };
   const registry = createRegistry({ db, bus, region: config.region, accountId: config.accountId, messaging, logger: logger.child({ mod: 'registry' }) });
-  const iotHandlers: AwsHandlers<IotOperations> = { ...registry.iotHandlers };
-  const accessKeys = adminKeyLookup(dataDir);
+  const identity = await createIdentity({
+    db,
+    bus,
+    dataDir,
+    region: config.region,
+    accountId: config.accountId,
+    registry: registry.service,
+    messaging,
+    logger: logger.child({ mod: 'identity' }),
+    allowAnonymous: config.mqtt.allowAnonymous,
+    anonymousLoopback: config.mqtt.anonymousLoopback,
+    endpoints: () => listenerUrls,
+  });
+  const iotHandlers: AwsHandlers<IotOperations> = { ...registry.iotHandlers, ...identity.iotHandlers };
+  const accessKeys = identity.accessKeys;
+  // Identity decides who may connect and what each client may publish, subscribe to and receive.
+  const hooks: BrokerHooks = { ...identity.hooks };
+  if (config.mqtt.anonymousLoopback && !config.mqtt.allowAnonymous) {
+    logger.warn('anonymous MQTT clients are admitted from loopback, without policies (set mqtt.anonymousLoopback: false to require certificates)');
+  }
 
-  const broker = new Broker({ config: config.mqtt, logger: logger.child({ mod: 'broker' }), store });
+  const broker = new Broker({ config: config.mqtt, logger: logger.child({ mod: 'broker' }), store, hooks });
   brokerRef = broker;
   const mountApi = (app: FastifyInstance): void => {
     createAwsRestRouter<IotOperations>(app, { service: iotModel, region: config.region, authenticate: accessKeys, handlers: iotHandlers, logger: logger.child({ mod: 'api' }) });
@@ -129,6 +138,7 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
       const l: Listener = await listenMqtt(broker, host, config.mqttPort).catch((e) => Promise.reject(listenError(e, 'mqttPort', host, config.mqttPort!)));
       closers.push(l.close);
       ep.mqtt = `mqtt://${h}:${l.port}`;
+      listenerUrls.mqtt = ep.mqtt;
     }
     if (config.mqttsPort !== null) {
       const l = await listenMqtts(broker, host, config.mqttsPort, { key: certs.keyPem, cert: certs.certPem, ca: certs.caPem }).catch((e) =>
@@ -136,6 +146,7 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
       );
       closers.push(l.close);
       ep.mqtts = `mqtts://${h}:${l.port}`;
+      listenerUrls.mqtts = ep.mqtts;
     }
     if (config.httpPort !== null) {
       const app = createHttpApp({ logger, health, metrics });
@@ -155,12 +166,14 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
       closers.push(() => app.close());
       const port = (app.server.address() as { port: number }).port;
       ep.https = `https://${h}:${port}`;
+      listenerUrls.https = ep.https;
       ep.wss = `wss://${h}:${port}/mqtt`;
     }
   } catch (err) {
     await stopAll();
     await broker.close();
     store.close();
+    identity.close();
     db.close();
     throw err;
   }
@@ -181,6 +194,7 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
       await broker.close();
       await stopAll();
       store.close();
+      identity.close();
       db.close();
       // Tools treat endpoints.json as "this server is up"; it is not any more.
       await unlink(file).catch(() => {});

@@ -14,6 +14,7 @@ import { loadConfig } from '../core/index.js';
 const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
 const HELP = `Usage: thingport [serve] [options]
+       thingport keys create [--name N] | list | revoke ID   (see thingport keys help)
        thingport help | --help
        thingport --version
 
@@ -21,6 +22,8 @@ Commands:
   serve (default)   Start the broker, HTTP API and console. The first start creates the
                     data directory: database, private root CA, server certificate and an
                     admin access key written as an AWS credentials file (profile thingport).
+  keys              Create, list and revoke access keys of the HTTP API (offline, on the
+                    data directory).
 
 Options (each also THINGPORT_<NAME> in the environment, or <name> in thingport.yaml):
   --config FILE            YAML config file (default: ./thingport.yaml if present)
@@ -123,6 +126,12 @@ async function serve(args: readonly string[]): Promise<void> {
 
 async function main(argv: readonly string[]): Promise<void> {
   const [command, ...rest] = argv;
+  if (command === 'keys') {
+    const { runKeys } = await import('./keys.js');
+    const io = { out: (t: string) => void process.stdout.write(t), err: (t: string) => void process.stderr.write(t), env: process.env, cwd: process.cwd() };
+    process.exitCode = await runKeys(rest, io);
+    return;
+  }
   if (command === 'help' || argv.includes('--help') || argv.includes('-h')) {
     process.stdout.write(HELP);
     return;

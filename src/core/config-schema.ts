@@ -9,8 +9,13 @@ import { z } from 'zod';
 const port = z.union([z.number().int().min(0).max(65535), z.null()]);
 
 export const mqttConfigSchema = z.object({
-  /** Admit clients without credentials from any address (by default only from loopback until identity exists). */
+  /** Admit clients without a certificate or credentials from any address. Anonymous clients are not subject to policies. */
   allowAnonymous: z.boolean().default(false),
+  /**
+   * Admit anonymous clients connecting from loopback (a development convenience: `mosquitto_pub`
+   * on the same machine just works). Turn off to require certificates everywhere.
+   */
+  anonymousLoopback: z.boolean().default(true),
   /** Highest QoS granted; MQTT 5 clients see it as Maximum QoS in CONNACK. AWS IoT Core: 1. */
   maxQos: z.union([z.literal(0), z.literal(1), z.literal(2)]).default(2),
   /** Largest PUBLISH payload accepted (AWS IoT Core: 128 KB). */
