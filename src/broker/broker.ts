@@ -176,6 +176,8 @@ export class Broker implements Messaging {
       transport: conn.transport.kind,
       protocolVersion: conn.protocolVersion,
       peerCertificate: conn.transport.peerCertificate,
+      httpRequest: conn.transport.httpRequest,
+      serverName: conn.transport.serverName,
     };
     let auth: AuthenticateResult;
     try {

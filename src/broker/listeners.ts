@@ -84,7 +84,10 @@ export function attachWebSocket(broker: Broker, server: HttpServer, path: string
       const sock = req.socket as TLSSocket;
       const cert = secure && typeof sock.getPeerCertificate === 'function' ? sock.getPeerCertificate(true) : null;
       const peer = cert !== null && Object.keys(cert).length > 0 ? cert : null;
-      broker.accept(new WebSocketTransport(ws, secure ? 'wss' : 'ws', req.socket.remoteAddress ?? '', req.socket.remotePort ?? 0, peer));
+      const sn = secure ? (sock as TLSSocket & { servername?: string | false }).servername : null;
+      const serverName = typeof sn === 'string' && sn.length > 0 ? sn : null;
+      const httpRequest = { url, headers: { ...req.headers } };
+      broker.accept(new WebSocketTransport(ws, secure ? 'wss' : 'ws', req.socket.remoteAddress ?? '', req.socket.remotePort ?? 0, peer, httpRequest, serverName));
     });
   };
   server.on('upgrade', onUpgrade);

@@ -15,6 +15,10 @@ export interface TransportEvents {
 
 export interface Transport {
   readonly kind: TransportKind;
+  /** The WebSocket upgrade request (url, headers); null for TCP and TLS. */
+  readonly httpRequest: { url: string; headers: Record<string, string | string[] | undefined> } | null;
+  /** TLS SNI host name, if the client sent one. */
+  readonly serverName: string | null;
   readonly remoteAddress: string;
   readonly remotePort: number;
   readonly peerCertificate: PeerCertificate | null;
@@ -40,6 +44,7 @@ function normalizeAddress(a: string | undefined): string {
 export class SocketTransport implements Transport {
   readonly remoteAddress: string;
   readonly remotePort: number;
+  readonly httpRequest = null;
   constructor(
     private readonly socket: Socket,
     readonly kind: TransportKind,
@@ -47,6 +52,11 @@ export class SocketTransport implements Transport {
     this.remoteAddress = normalizeAddress(socket.remoteAddress);
     this.remotePort = socket.remotePort ?? 0;
     socket.setNoDelay(true);
+  }
+  get serverName(): string | null {
+    if (this.kind !== 'tls') return null;
+    const sn = (this.socket as TLSSocket & { servername?: string | false }).servername;
+    return typeof sn === 'string' && sn.length > 0 ? sn : null;
   }
   get peerCertificate(): PeerCertificate | null {
     if (this.kind !== 'tls') return null;
@@ -95,6 +105,8 @@ export class WebSocketTransport implements Transport {
     readonly remoteAddress: string,
     readonly remotePort: number,
     readonly peerCertificate: PeerCertificate | null,
+    readonly httpRequest: { url: string; headers: Record<string, string | string[] | undefined> } | null = null,
+    readonly serverName: string | null = null,
   ) {
     this.remoteAddress = normalizeAddress(remoteAddress);
   }

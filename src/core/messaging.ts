@@ -63,6 +63,13 @@ export interface AuthenticateRequest {
   protocolVersion: number;
   /** The client's TLS certificate when it presented one (mqtts/wss). */
   peerCertificate: PeerCertificate | null;
+  /**
+   * For MQTT over WebSocket: the upgrade request's path with query string (SigV4-presigned URLs
+   * carry their signature there) and headers (custom authorizer tokens). Null for TCP and TLS.
+   */
+  httpRequest: { url: string; headers: Record<string, string | string[] | undefined> } | null;
+  /** TLS Server Name Indication the client sent, if any. */
+  serverName: string | null;
 }
 
 export type AuthenticateResult =

@@ -52,7 +52,7 @@ function setup(opts: { allowAnonymous?: boolean; anonymousLoopback?: boolean; co
 function request(over: Partial<AuthenticateRequest> & { pem?: string } = {}): AuthenticateRequest {
   const { pem, ...rest } = over;
   const peerCertificate = pem === undefined ? null : ({ raw: new NodeX509(pem).raw } as PeerCertificate);
-  return { clientId: 'dev-1', username: null, password: null, remoteAddress: '10.0.0.7', transport: 'tls', protocolVersion: 5, peerCertificate, ...rest };
+  return { clientId: 'dev-1', username: null, password: null, remoteAddress: '10.0.0.7', transport: 'tls', protocolVersion: 5, peerCertificate, httpRequest: null, serverName: null, ...rest } as AuthenticateRequest;
 }
 
 const refused = (r: AuthenticateResult, code: number, text?: RegExp): void => {
