@@ -14,7 +14,7 @@ const ALLOWED = {
   broker: ['lib', 'core', 'protocol'],
   http: ['lib', 'core'],
   // The CLI parses arguments and calls capability services (e.g. `thingport keys` -> identity).
-  cli: ['lib', 'core', 'main.ts', 'identity'],
+  cli: ['lib', 'core', 'main.ts', 'identity', 'shadow'],
 };
 // Any other folder is a capability.
 const CAPABILITY_DEPS = ['lib', 'core', 'protocol', 'http', '*capability'];

@@ -16,6 +16,10 @@
 //   npm run gen:models -- --aws-sdk /tmp/package        # or: npm install --no-save aws-sdk && npm run gen:models
 // Both sources are required (a missing one would silently drop routes or constraints) unless
 // --allow-missing is given.
+//
+// A third, small source is in the repository: scripts/aws-models-supplement.json holds operations,
+// shapes and errors AWS added after the versions above (written from AWS's API reference and
+// checked against what the installed @aws-sdk/client-* sends). It only adds names the models lack.
 import { existsSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 
@@ -259,7 +263,25 @@ function render(svc, model, sources) {
   return L.join('\n');
 }
 
+/** Adds the supplement's operations, shapes and errors that `model` lacks; returns what it added. */
+function applySupplement(model, sup) {
+  const added = [];
+  if (!sup) return added;
+  for (const [name, op] of Object.entries(sup.operations ?? {})) {
+    if (name in model.operations) continue;
+    model.operations[name] = op;
+    added.push(name);
+  }
+  model.operations = Object.fromEntries(Object.entries(model.operations).sort(([a], [b]) => (a < b ? -1 : 1)));
+  for (const [name, shape] of Object.entries(sup.shapes ?? {})) if (!(name in model.shapes)) model.shapes[name] = shape;
+  model.shapes = Object.fromEntries(Object.entries(model.shapes).sort(([a], [b]) => (a < b ? -1 : 1)));
+  for (const [name, status] of Object.entries(sup.errors ?? {})) if (!(name in model.errors)) model.errors[name] = status;
+  model.errors = Object.fromEntries(Object.entries(model.errors).sort(([a], [b]) => (a < b ? -1 : 1)));
+  return added;
+}
+
 const args = parseArgs(process.argv.slice(2));
+const supplement = readJson(new URL('./aws-models-supplement.json', import.meta.url).pathname);
 const v2Pkg = readJson(join(args.awsSdk, 'package.json'));
 const bcInit = existsSync(join(args.botocore, '..', '__init__.py')) ? readFileSync(join(args.botocore, '..', '__init__.py'), 'utf8') : '';
 const bcVersion = /__version__ = '([^']+)'/.exec(bcInit)?.[1] ?? 'unknown';
@@ -277,6 +299,8 @@ for (const svc of SERVICES) {
   if (bc) sources.push(`botocore ${bcVersion} (Debian python3-botocore) data/${svc.bc}/service-2.json (constraints, errors)`);
   else sources.push('botocore: absent (no constraints, no error table)');
   const model = generate(svc, v2, bc);
+  const added = applySupplement(model, supplement?.[svc.file]);
+  if (added.length > 0) sources.push(`scripts/aws-models-supplement.json (operations ${added.join(', ')})`);
   const out = resolve(args.outDir, `${svc.file}.gen.ts`);
   const text = render(svc, model, sources);
   writeFileSync(out, text);

@@ -10,8 +10,10 @@ import { EventBus, openDatabase, type BrokerHooks, type Messaging, type Thingpor
 import { createLogger, type Logger } from './lib/index.js';
 import { createIdentity, ensureAdminCredentials, ensureServerCertificates } from './identity/index.js';
 import { createRegistry } from './registry/index.js';
+import { createShadows } from './shadow/index.js';
+import { createDataPlaneHandlers } from './dataplane/index.js';
 import { Broker, SqliteBrokerStore, attachWebSocket, listenMqtt, listenMqtts, type Listener } from './broker/index.js';
-import { createAwsRestRouter, createHttpApp, createMetrics, iotModel, type AwsHandlers, type IotOperations } from './http/index.js';
+import { createAwsRestRouter, createHttpApp, createMetrics, iotDataModel, iotModel, type AwsHandlers, type IotDataOperations, type IotOperations } from './http/index.js';
 
 export interface Endpoints {
   mqtt: string | null;
@@ -90,6 +92,8 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
     disconnectClient: (clientId, o) => brokerRef!.disconnectClient(clientId, o),
     disconnectWhere: (match) => brokerRef!.disconnectWhere(match),
     describeClient: (clientId) => brokerRef!.describeClient(clientId),
+    getRetained: (topic) => brokerRef!.getRetained(topic),
+    listRetained: (after, limit) => brokerRef!.listRetained(after, limit),
   };
   const listenerUrls = { mqtt: null as string | null, mqtts: null as string | null, https: null as string | null };
   const registry = createRegistry({ db, bus, region: config.region, accountId: config.accountId, messaging, logger: logger.child({ mod: 'registry' }) });
@@ -105,9 +109,12 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
     allowAnonymous: config.mqtt.allowAnonymous,
     anonymousLoopback: config.mqtt.anonymousLoopback,
     endpoints: () => listenerUrls,
+    authorizers: config.authorizers,
   });
   const iotHandlers: AwsHandlers<IotOperations> = { ...registry.iotHandlers, ...identity.iotHandlers };
   const accessKeys = identity.accessKeys;
+  const shadows = createShadows({ db, messaging, region: config.region, accountId: config.accountId, logger: logger.child({ mod: 'shadow' }), accessKeys });
+  const dataHandlers: AwsHandlers<IotDataOperations> = { ...shadows.dataHandlers, ...createDataPlaneHandlers({ messaging }) };
   // Identity decides who may connect and what each client may publish, subscribe to and receive.
   const hooks: BrokerHooks = { ...identity.hooks };
   if (config.mqtt.anonymousLoopback && !config.mqtt.allowAnonymous) {
@@ -116,8 +123,18 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
 
   const broker = new Broker({ config: config.mqtt, logger: logger.child({ mod: 'broker' }), store, hooks });
   brokerRef = broker;
+  shadows.start();
   const mountApi = (app: FastifyInstance): void => {
     createAwsRestRouter<IotOperations>(app, { service: iotModel, region: config.region, authenticate: accessKeys, handlers: iotHandlers, logger: logger.child({ mod: 'api' }) });
+    createAwsRestRouter<IotDataOperations>(app, {
+      service: iotDataModel,
+      signingName: 'iotdata',
+      region: config.region,
+      authenticate: accessKeys,
+      handlers: dataHandlers,
+      logger: logger.child({ mod: 'data-plane' }),
+    });
+    shadows.historyRoutes(app);
   };
   const metrics = createMetrics(() => broker.stats);
   const startedAt = Date.now();
@@ -172,6 +189,7 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
   } catch (err) {
     await stopAll();
     await broker.close();
+    shadows.stop();
     store.close();
     identity.close();
     db.close();
@@ -193,6 +211,7 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
       // (WebSocket ones included) before the listeners and HTTP servers close.
       await broker.close();
       await stopAll();
+      shadows.stop();
       store.close();
       identity.close();
       db.close();

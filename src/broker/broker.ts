@@ -7,7 +7,7 @@ import { isUtf8 } from 'node:buffer';
 import type mqttPacket from 'mqtt-packet';
 import type { IPacket } from 'mqtt-packet';
 import type { Logger } from 'pino';
-import type { ClientDescription, Messaging, MqttConfig, PublishInput } from '../core/index.js';
+import type { ClientDescription, Messaging, MqttConfig, PublishInput, RetainedMessageInfo } from '../core/index.js';
 import { RC } from '../protocol/index.js';
 import { validateTopicName } from '../protocol/index.js';
 import { Connection } from './connection.js';
@@ -44,6 +44,8 @@ export class Broker implements Messaging {
   readonly sessions = new Map<string, Session>();
   readonly index: SubscriptionIndex;
   readonly retained = new Map<string, Message>();
+  /** When each retained message was stored (ms), for the data plane's lastModifiedTime; not persisted. */
+  private readonly retainedAt = new Map<string, number>();
   private readonly connections = new Set<Connection>();
   private closing = false;
   private readonly dropLog = Object.fromEntries(DROP_REASONS.map((r) => [r, { at: 0, pending: 0 }])) as Record<DropReason, { at: number; pending: number }>;
@@ -74,7 +76,10 @@ export class Broker implements Messaging {
     const now = Date.now();
     for (const r of snap.retained) {
       if (r.expiresAt !== 0 && r.expiresAt <= now) this.store.deleteRetained(r.topic);
-      else this.retained.set(r.topic, r);
+      else {
+        this.retained.set(r.topic, r);
+        this.retainedAt.set(r.topic, now);
+      }
     }
     this.stats.retainedMessages = this.retained.size;
     for (const st of snap.sessions) {
@@ -386,6 +391,7 @@ export class Broker implements Messaging {
       return -1;
     }
     if (this.hooks.authorizePublish !== undefined && !this.hooks.authorizePublish(info, msg)) {
+      this.noteDrop('not_authorized', info.clientId, msg.topic);
       if (conn.protocolVersion === 5 && msg.qos > 0) return RC.NOT_AUTHORIZED;
       // 3.1.1 has no negative acknowledgement: AWS IoT disconnects the client.
       conn.close('FORBIDDEN_ACCESS', RC.NOT_AUTHORIZED);
@@ -440,9 +446,11 @@ export class Broker implements Messaging {
   private setRetained(msg: Message): void {
     if (msg.payload.length === 0) {
       // [MQTT-3.3.1-10/11] an empty retained message clears the topic and is not stored.
+      this.retainedAt.delete(msg.topic);
       if (this.retained.delete(msg.topic)) this.store.deleteRetained(msg.topic);
     } else {
       this.retained.set(msg.topic, msg);
+      this.retainedAt.set(msg.topic, Date.now());
       this.store.putRetained(msg);
     }
     this.stats.retainedMessages = this.retained.size;
@@ -489,6 +497,16 @@ export class Broker implements Messaging {
   }
 
   private send(s: Session, out: Outgoing): void {
+    // A message queued while the client was offline (or before a policy change) is checked again
+    // now that the receiving connection is known [iot:Receive].
+    const conn = s.conn!;
+    const authz = this.hooks.authorizeReceive;
+    if (authz !== undefined && conn.info !== null && !authz(conn.info, out.message)) {
+      this.noteDrop('not_authorized', s.clientId, out.message.topic);
+      if (s.persistent) this.store.deleteQueued(s.clientId, out.seq);
+      out.onSettled?.(false);
+      return;
+    }
     const id = s.allocPacketId();
     out.packetId = id;
     out.state = 'sent';
@@ -596,6 +614,25 @@ export class Broker implements Messaging {
     return { connected: s.conn !== null, info: s.conn?.info ?? null, disconnectedAt: s.disconnectedAt, subscriptions };
   }
 
+  /** The retained message of a topic (exact name), or null; expired ones are not reported. */
+  getRetained(topic: string): RetainedMessageInfo | null {
+    const m = this.retained.get(topic);
+    if (m === undefined || (m.expiresAt !== 0 && m.expiresAt <= Date.now())) return null;
+    return { topic, payload: m.payload, qos: m.qos, properties: m.properties, lastModifiedTime: this.retainedAt.get(topic) ?? 0 };
+  }
+
+  /** Retained messages in topic order after `afterTopic`, at most `limit` (sorts per call: a page read, not a hot path). */
+  listRetained(afterTopic: string | null, limit: number): RetainedMessageInfo[] {
+    const topics = [...this.retained.keys()].filter((t) => afterTopic === null || t > afterTopic).sort();
+    const out: RetainedMessageInfo[] = [];
+    for (const t of topics) {
+      if (out.length >= limit) break;
+      const info = this.getRetained(t);
+      if (info !== null) out.push(info);
+    }
+    return out;
+  }
+
   /**
    * Disconnects every connected client `match` selects (a revoked certificate's, a deleted
    * thing's...), like DeleteConnection without cleaning sessions. Returns how many.
@@ -613,12 +650,15 @@ export class Broker implements Messaging {
    * Disconnects a client from the server side (DeleteConnection): `cleanSession` also ends its
    * session, `preventWill` suppresses its will. Returns false when it is not connected.
    */
-  disconnectClient(clientId: string, opts: { cleanSession?: boolean; preventWill?: boolean } = {}): boolean {
+  disconnectClient(
+    clientId: string,
+    opts: { cleanSession?: boolean; preventWill?: boolean; reason?: 'API_INITIATED_DISCONNECT' | 'CUSTOMAUTH_TTL_EXPIRATION' } = {},
+  ): boolean {
     const s = this.sessions.get(clientId);
     if (s === undefined || s.conn === null) return false;
     const conn = s.conn;
     if (opts.preventWill === true) conn.sendWill = false;
-    conn.close('API_INITIATED_DISCONNECT', RC.ADMINISTRATIVE_ACTION);
+    conn.close(opts.reason ?? 'API_INITIATED_DISCONNECT', RC.ADMINISTRATIVE_ACTION);
     this.detach(conn);
     if (opts.cleanSession === true) this.endSession(s);
     return true;

@@ -15,6 +15,7 @@ const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 
 const HELP = `Usage: thingport [serve] [options]
        thingport keys create [--name N] | list | revoke ID   (see thingport keys help)
+       thingport shadow get|history THING [--name SHADOW]   (see thingport shadow help)
        thingport help | --help
        thingport --version
 
@@ -22,6 +23,7 @@ Commands:
   serve (default)   Start the broker, HTTP API and console. The first start creates the
                     data directory: database, private root CA, server certificate and an
                     admin access key written as an AWS credentials file (profile thingport).
+  shadow            Read device shadows and their history from the data directory.
   keys              Create, list and revoke access keys of the HTTP API (offline, on the
                     data directory).
 
@@ -83,6 +85,14 @@ function describeEndpoints(ep: import('../main.js').Endpoints): string {
     `  AWS credentials   ${ep.credentialsFile} (profile ${ep.profile})`,
   ];
   if (ep.http !== null) lines.push(`  health / metrics  ${ep.http}/health  ${ep.http}/metrics`);
+  const api = ep.http ?? ep.https;
+  if (api !== null) {
+    lines.push(
+      'Use the AWS CLI with the admin key:',
+      `  AWS_SHARED_CREDENTIALS_FILE=${ep.credentialsFile} AWS_CONFIG_FILE=${ep.configFile} \\`,
+      `    aws --profile ${ep.profile} --endpoint-url ${api} iot list-things`,
+    );
+  }
   return lines.join('\n') + '\n';
 }
 
@@ -130,6 +140,11 @@ async function main(argv: readonly string[]): Promise<void> {
     const { runKeys } = await import('./keys.js');
     const io = { out: (t: string) => void process.stdout.write(t), err: (t: string) => void process.stderr.write(t), env: process.env, cwd: process.cwd() };
     process.exitCode = await runKeys(rest, io);
+    return;
+  }
+  if (command === 'shadow') {
+    const { runShadow } = await import('./shadow.js');
+    process.exitCode = runShadow(rest, { out: (t: string) => void process.stdout.write(t), err: (t: string) => void process.stderr.write(t), env: process.env, cwd: process.cwd() });
     return;
   }
   if (command === 'help' || argv.includes('--help') || argv.includes('-h')) {

@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 
-export type SettingKind = 'integer' | 'choice' | 'boolean' | 'string' | 'enum' | 'list';
+export type SettingKind = 'integer' | 'choice' | 'boolean' | 'string' | 'enum' | 'list' | 'map';
 
 /** One leaf setting, e.g. `mqtt.maxQos`. */
 export interface SettingField {
@@ -98,6 +98,8 @@ function describeLeaf(schema: z.ZodTypeAny): Omit<SettingField, 'type' | 'path' 
   }
   if (s instanceof z.ZodArray) return { kind: 'list', nullable, expect: 'must be a list of non-empty names (comma-separated in flags and environment)' };
   if (s instanceof z.ZodString) return { kind: 'string', nullable, expect: 'must be a non-empty string' };
+  // A mapping of names to settings (authorizers.functions): YAML mappings, JSON text in flags and environment.
+  if (s instanceof z.ZodRecord) return { kind: 'map', nullable, expect: 'must be a mapping of names to settings (JSON text in flags and environment)' };
   // A schema type this table does not know yet: fail loudly at start-up rather than mis-coerce.
   throw new Error(`config-fields: unsupported schema type ${s.constructor.name}`);
 }
@@ -163,6 +165,12 @@ export function coerceText(field: SettingField, raw: string): unknown {
     }
     case 'list':
       return text.split(',').map((s) => s.trim()).filter((s) => s.length > 0);
+    case 'map':
+      try {
+        return JSON.parse(text) as unknown;
+      } catch {
+        return raw;
+      }
     default:
       return text;
   }

@@ -59,6 +59,30 @@ export const mqttConfigSchema = z.object({
   subscriptionIdentifiers: z.boolean().default(true),
 });
 
+/**
+ * Where a custom authorizer's "Lambda" runs: an HTTP(S) endpoint that receives AWS's authorizer
+ * event as a JSON POST and answers AWS's response JSON, or a local ES module file (absolute, or
+ * relative to the working directory) whose default export (or `handler`) is
+ * `async (event) => response`, run in a worker thread.
+ */
+const authorizerFunctionSchema = z.union([
+  z.object({ url: z.string().regex(/^https?:\/\/[^\s]+$/, 'url must be an http:// or https:// URL') }).strict(),
+  z.object({ module: z.string().min(1) }).strict(),
+]);
+
+export const authorizersConfigSchema = z.object({
+  /**
+   * The functions custom authorizers call, by the authorizer's `authorizerFunctionArn` or by the
+   * Lambda function name in it (`arn:aws:lambda:...:function:NAME`): `{ url }` or `{ module }`.
+   * Only these run: the API cannot point an authorizer at an arbitrary file or URL.
+   */
+  functions: z.record(z.string().min(1), authorizerFunctionSchema).default({}),
+  /** How long one invocation may take (AWS: a custom authorizer's Lambda times out after 5 s). */
+  timeoutMs: z.number().int().min(1).max(60_000).default(5_000),
+  /** Smallest disconnectAfterInSeconds / refreshAfterInSeconds a function may return (AWS: 300; lower it for development). */
+  minTtlSeconds: z.number().int().min(1).max(86_400).default(300),
+});
+
 export const configSchema = z.object({
   /** Where the SQLite database, CA, keys and endpoints.json live. */
   dataDir: z.string().min(1).default('./data'),
@@ -81,7 +105,10 @@ export const configSchema = z.object({
   /** Extra DNS names / IPs the server certificate should cover (localhost and loopback always are). */
   tlsHostnames: z.array(z.string().min(1)).default([]),
   mqtt: mqttConfigSchema.default({}),
+  /** Custom authorizers (CreateAuthorizer): the functions they call and their limits. */
+  authorizers: authorizersConfigSchema.default({}),
 });
 
 export type ThingportConfig = z.infer<typeof configSchema>;
 export type MqttConfig = z.infer<typeof mqttConfigSchema>;
+export type AuthorizersConfig = z.infer<typeof authorizersConfigSchema>;

@@ -201,3 +201,33 @@ describe('loadConfig problems', () => {
     ]);
   });
 });
+
+describe('loadConfig authorizers (a mapping setting)', () => {
+  test('authorizers.functions: a YAML mapping, JSON text in flags and environment; defaults 5000 ms and 300 s', () => {
+    const yaml = [
+      'authorizers:',
+      '  functions:',
+      '    "arn:aws:lambda:us-east-1:123456789012:function:auth": { url: "https://auth.example.com/check" }',
+      '    local: { module: ./auth.mjs }',
+      '',
+    ].join('\n');
+    const config = ok(load([], {}, workdir(yaml)));
+    assert.deepEqual(config.authorizers.functions, {
+      'arn:aws:lambda:us-east-1:123456789012:function:auth': { url: 'https://auth.example.com/check' },
+      local: { module: './auth.mjs' },
+    });
+    assert.equal(config.authorizers.timeoutMs, 5_000);
+    assert.equal(config.authorizers.minTtlSeconds, 300);
+    const fromEnv = ok(load([], { THINGPORT_AUTHORIZERS__FUNCTIONS: '{"a":{"module":"/x.mjs"}}' }));
+    assert.deepEqual(fromEnv.authorizers.functions, { a: { module: '/x.mjs' } });
+    const fromFlag = ok(load(['--authorizers.functions', '{"b":{"url":"http://127.0.0.1:9000/"}}', '--authorizers.timeout-ms', '800']));
+    assert.deepEqual(fromFlag.authorizers.functions, { b: { url: 'http://127.0.0.1:9000/' } });
+    assert.equal(fromFlag.authorizers.timeoutMs, 800);
+  });
+
+  test('a function that is neither { url } nor { module }, or text that is not JSON, is a problem naming the setting', () => {
+    assert.match(problems(load(['--authorizers.functions', 'not json'])).join('\n'), /^authorizers\.functions: must be a mapping/m);
+    assert.match(problems(load(['--authorizers.functions', '{"a":{"lambda":"x"}}'])).join('\n'), /authorizers\.functions/);
+    assert.match(problems(load(['--authorizers.functions', '{"a":{"url":"ftp://x"}}'])).join('\n'), /authorizers\.functions/);
+  });
+});

@@ -4,8 +4,8 @@
  */
 export { loadConfig } from './config.js';
 export type { LoadConfigInput, LoadConfigResult } from './config.js';
-export { configSchema, mqttConfigSchema } from './config-schema.js';
-export type { ThingportConfig, MqttConfig } from './config-schema.js';
+export { authorizersConfigSchema, configSchema, mqttConfigSchema } from './config-schema.js';
+export type { AuthorizersConfig, ThingportConfig, MqttConfig } from './config-schema.js';
 export { DROP_REASONS, createBrokerStats } from './broker-stats.js';
 export type { BrokerStats, DropReason } from './broker-stats.js';
 export { arn, parseArn } from './arn.js';
@@ -26,5 +26,6 @@ export type {
   Messaging,
   PublishInput,
   QoS,
+  RetainedMessageInfo,
   TransportKind,
 } from './messaging.js';

@@ -110,6 +110,28 @@ export interface ClientDescription {
   info: ClientInfo | null;
   disconnectedAt: number | null;
   subscriptions: { filter: string; qos: QoS }[];
+  /** Optional details for the data plane's GetConnection (reported when the broker fills them). */
+  cleanSession?: boolean;
+  /** Keep-alive the client asked for, seconds. */
+  keepAliveSeconds?: number;
+  /** When the current connection was accepted (ms since the epoch). */
+  connectedAt?: number;
+  /** MQTT 5 session expiry interval, seconds. */
+  sessionExpirySeconds?: number;
+  /** AWS DisconnectReason of the last disconnection (`CLIENT_INITIATED_DISCONNECT`, …). */
+  disconnectReason?: string;
+  /** Socket details (GetConnection includeSocketInformation). */
+  socket?: { sourceIp: string; sourcePort: number; targetIp: string; targetPort: number };
+}
+
+/** A retained message as the data plane's GetRetainedMessage / ListRetainedMessages report it. */
+export interface RetainedMessageInfo {
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  properties: MessageProperties | null;
+  /** When the broker stored it, ms since the epoch (messages restored after a restart: the restart time). */
+  lastModifiedTime: number;
 }
 
 /** The in-process messaging API the broker offers services (main.ts passes the broker as this). */
@@ -121,8 +143,12 @@ export interface Messaging {
   /** Delivers to one connected client whether or not it subscribed; false when it is not connected. */
   deliverDirect(clientId: string, input: PublishInput, onSettled?: (delivered: boolean) => void): boolean;
   /** Server-side disconnect; false when the client is not connected. */
-  disconnectClient(clientId: string, opts?: { cleanSession?: boolean; preventWill?: boolean }): boolean;
+  disconnectClient(clientId: string, opts?: { cleanSession?: boolean; preventWill?: boolean; reason?: 'API_INITIATED_DISCONNECT' | 'CUSTOMAUTH_TTL_EXPIRATION' }): boolean;
   /** Disconnects every connected client for which `match` is true (e.g. a revoked certificate's). Returns how many. */
   disconnectWhere(match: (client: ClientInfo) => boolean): number;
   describeClient(clientId: string): ClientDescription | null;
+  /** The retained message of exactly this topic, or null (data plane GetRetainedMessage). Optional for brokers that cannot tell. */
+  getRetained?(topic: string): RetainedMessageInfo | null;
+  /** Retained messages in topic order after `afterTopic` (exclusive; null = from the start), at most `limit` (ListRetainedMessages). */
+  listRetained?(afterTopic: string | null, limit: number): RetainedMessageInfo[];
 }

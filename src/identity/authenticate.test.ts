@@ -4,6 +4,7 @@ import type { PeerCertificate } from 'node:tls';
 import { after, before, describe, test } from 'node:test';
 import type { AuthenticateRequest, AuthenticateResult } from '../core/index.js';
 import { createAuthenticator, usernameQuery, type ConnectSubject } from './authenticate.js';
+import type { CustomAuthenticator } from './authorizers-connect.js';
 import { loadCa } from './ca.js';
 import { CaCertificateService } from './certificates-ca.js';
 import { certificateArn } from './certificates-context.js';
@@ -18,7 +19,7 @@ before(async () => {
 });
 after(() => dir.cleanup());
 
-function setup(opts: { allowAnonymous?: boolean; anonymousLoopback?: boolean; connect?: (s: ConnectSubject) => boolean } = {}) {
+function setup(opts: { allowAnonymous?: boolean; anonymousLoopback?: boolean; connect?: (s: ConnectSubject) => boolean; customAuth?: CustomAuthenticator } = {}) {
   const ctx = memoryContext(dir.dataDir);
   const certs = new CertificateService(ctx);
   const cas = new CaCertificateService(ctx);
@@ -43,6 +44,8 @@ function setup(opts: { allowAnonymous?: boolean; anonymousLoopback?: boolean; co
             return opts.connect!(s);
           },
     rememberFacts: (f) => facts.push(f),
+    customAuth: opts.customAuth ?? null,
+    sigv4: null,
     logger: ctx.logger,
     now: Date.now,
   });
@@ -73,12 +76,41 @@ describe('without a client certificate', () => {
     refused(await setup({ anonymousLoopback: false }).authenticate(request({ remoteAddress: '127.0.0.1', transport: 'tcp' })), 0x87);
   });
 
-  test('AWS device SDK metrics user names are ignored; a custom authorizer name is 0x87 until authorizers exist', async () => {
+  test('AWS device SDK metrics user names are ignored; a custom authorizer name is 0x87 when no authorizers are wired (authorizers.test.ts covers them)', async () => {
     const { authenticate } = setup();
     const sdk = '?SDK=JavaScript&Version=2.2.0&Platform=Linux 5.15 x64';
     assert.equal(usernameQuery(sdk)?.get('Platform'), 'Linux 5.15 x64');
     assert.equal((await authenticate(request({ username: sdk, remoteAddress: '127.0.0.1' }))).ok, true);
     refused(await authenticate(request({ username: 'me?x-amz-customauthorizer-name=MyAuth&token=t', remoteAddress: '127.0.0.1' })), 0x87, /custom authorizer MyAuth not found/);
+  });
+});
+
+describe('which authentication applies', () => {
+  /** A custom authenticator that records which authorizer it was asked for. */
+  const recording = (defaultName: string | null) => {
+    const asked: string[] = [];
+    const customAuth: CustomAuthenticator = {
+      authenticate: async (_req, name) => (asked.push(name), { ok: true, principal: `p-${name}`, thingName: null }),
+      defaultName: () => defaultName,
+      close: () => {},
+    };
+    return { asked, customAuth };
+  };
+
+  test('a named custom authorizer wins over a certificate; the default authorizer comes before anonymous admission', async () => {
+    const named = recording('Fallback');
+    const { certs, authenticate } = setup({ customAuth: named.customAuth, anonymousLoopback: true });
+    const rec = (await certs.createKeysAndCertificate(true)).record;
+    await authenticate(request({ pem: rec.certificatePem, username: 'x?x-amz-customauthorizer-name=Named' }));
+    await authenticate(request({ remoteAddress: '127.0.0.1', transport: 'tcp' }));
+    assert.deepEqual(named.asked, ['Named', 'Fallback']);
+    assert.equal((await authenticate(request({ pem: rec.certificatePem }))).ok, true); // a certificate without a name: no authorizer
+    assert.deepEqual(named.asked, ['Named', 'Fallback']);
+  });
+
+  test('a SigV4-signed WebSocket upgrade is 0x86 when SigV4 is not wired', async () => {
+    const { authenticate } = setup();
+    refused(await authenticate(request({ transport: 'ws', httpRequest: { url: '/mqtt?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=00', headers: {} } })), 0x86);
   });
 });
 

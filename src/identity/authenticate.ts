@@ -10,18 +10,29 @@
  * - An unregistered certificate signed by an ACTIVE registered CA with auto-registration enabled is
  *   registered PENDING_ACTIVATION and `$aws/events/certificates/registered/{caCertificateId}` is
  *   published (just-in-time registration); this connection is refused, as on AWS.
- * - Without a certificate: admitted anonymously when `allowAnonymous`, or from loopback when
+ * - A client naming a custom authorizer (`x-amz-customauthorizer-name` in the MQTT user name's query
+ *   string, or a header or query parameter of the WebSocket upgrade) is authenticated by that
+ *   authorizer (authorizers-connect.ts), whatever else it presents.
+ * - A WebSocket upgrade signed with SigV4 (service `iotdevicegateway`) is authenticated by its access
+ *   key (authenticate-sigv4.ts).
+ * - Without a certificate: the default authorizer when one is set and ACTIVE ("AWS IoT Core uses
+ *   this authorizer if a device doesn't pass AWS IoT Core credentials and doesn't specify an
+ *   authorizer"), else admitted anonymously when `allowAnonymous`, or from loopback when
  *   `anonymousLoopback` (a development convenience; anonymous clients are not subject to policies).
- * - MQTT usernames `?SDK=...&Version=...&Platform=...` (AWS device SDK metrics) are ignored;
- *   `?x-amz-customauthorizer-name=NAME` asks for a custom authorizer.
+ * - MQTT usernames `?SDK=...&Version=...&Platform=...` (AWS device SDK metrics) are ignored.
  *
- * Refusals: 0x86 (bad user name or password) when the credentials are not valid at all, 0x87
- * (not authorized) when they are valid but not allowed (not ACTIVE, iot:Connect denied, anonymous).
+ * Refusals: 0x86 (bad user name or password) when the credentials are not valid at all (an
+ * unregistered or expired certificate, a bad SigV4 or custom-authorizer token signature), 0x87 (not
+ * authorized) when they are valid but not allowed (not ACTIVE, iot:Connect denied, anonymous, a
+ * custom authorizer that says no or fails).
  */
 import type * as x509 from '@peculiar/x509';
 import type { AuthenticateRequest, AuthenticateResult, Messaging } from '../core/index.js';
 import type { Logger } from '../lib/index.js';
 import { RC } from '../protocol/index.js';
+import { authorizerNameOf, inputOfConnect } from './authorizers-event.js';
+import type { CustomAuthenticator } from './authorizers-connect.js';
+import { isSigV4Upgrade } from './authenticate-sigv4.js';
 import type { CaCertificateService } from './certificates-ca.js';
 import { isSignedBy, isWithinValidity, parseCertificateDer, type ParsedCertificate } from './certificates-crypto.js';
 import { certificateFacts, type CertificateFactsOf } from './certificates-facts.js';
@@ -60,6 +71,10 @@ export interface AuthenticatorDeps {
   authorizeConnect: ((subject: ConnectSubject) => boolean) | null;
   /** Remembers the facts of a certificate that authenticated, for `${iot:Certificate.*}`. */
   rememberFacts: (facts: CertificateFactsOf) => void;
+  /** Custom authorizers; null = none (a client naming one is refused). */
+  customAuth: CustomAuthenticator | null;
+  /** SigV4-signed WebSocket upgrades; null = not accepted. */
+  sigv4: ((req: AuthenticateRequest) => Promise<AuthenticateResult>) | null;
   logger: Logger;
   now: () => number;
 }
@@ -126,13 +141,16 @@ export function createAuthenticator(deps: AuthenticatorDeps): (req: Authenticate
   }
 
   return async (req) => {
-    const authorizer = usernameQuery(req.username)?.get('x-amz-customauthorizer-name');
-    if (authorizer !== undefined && authorizer !== null && authorizer !== '') {
-      return refuse(RC.NOT_AUTHORIZED, `custom authorizer ${authorizer} not found`);
+    const named = authorizerNameOf(inputOfConnect(req));
+    if (named !== null) {
+      return deps.customAuth === null ? refuse(RC.NOT_AUTHORIZED, `custom authorizer ${named} not found`) : deps.customAuth.authenticate(req, named);
     }
+    if (isSigV4Upgrade(req)) return deps.sigv4 === null ? refuse(RC.BAD_USERNAME_OR_PASSWORD, 'SigV4 authentication is not enabled') : deps.sigv4(req);
     const secure = req.transport === 'tls' || req.transport === 'wss';
     const der = secure ? req.peerCertificate?.raw : undefined;
     if (der !== undefined && der.length > 0) return withCertificate(req, der);
+    const fallback = deps.customAuth?.defaultName() ?? null;
+    if (fallback !== null) return deps.customAuth!.authenticate(req, fallback);
     if (deps.allowAnonymous || (deps.anonymousLoopback && isLoopback(req.remoteAddress))) return { ok: true, principal: null, thingName: null };
     return refuse(RC.NOT_AUTHORIZED, 'a registered client certificate is required (MQTT over TLS on the mqtts port)');
   };

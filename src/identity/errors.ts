@@ -21,6 +21,18 @@ export const IDENTITY_ERRORS = {
   'principal.not_found': 'ResourceNotFoundException',
   'endpoint.unavailable': 'InvalidRequestException',
   'limit.exceeded': 'LimitExceededException',
+  'authorizer.not_found': 'ResourceNotFoundException',
+  'authorizer.already_exists': 'ResourceAlreadyExistsException',
+  /** ACTIVE, or the default authorizer. */
+  'authorizer.delete_conflict': 'DeleteConflictException',
+  /** Signing is enabled and the token or its signature is missing or does not verify. */
+  'authorizer.signature_invalid': 'InvalidRequestException',
+  /** No function is configured for the authorizer's authorizerFunctionArn. */
+  'authorizer.function_unavailable': 'InvalidRequestException',
+  /** The function threw, timed out, or its endpoint failed. */
+  'authorizer.function_failed': 'InvalidResponseException',
+  /** The function answered something that is not a valid authorizer response. */
+  'authorizer.invalid_response': 'InvalidResponseException',
 } as const;
 
 export type IdentityErrorCode = keyof typeof IDENTITY_ERRORS;

@@ -32,11 +32,11 @@ const DEFAULT_MAX_RESULTS = 250;
  * Markers of the certificate lists: opaque, and within the model's `Marker` pattern
  * (`[A-Za-z0-9+/]+={0,2}`, i.e. base64), so clients echo them back unchanged.
  */
-function encodeMarker(offset: number): string {
+export function encodeMarker(offset: number): string {
   return Buffer.from(`tp1:${offset}`).toString('base64');
 }
 
-function decodeMarker(marker: string | undefined): number {
+export function decodeMarker(marker: string | undefined): number {
   if (marker === undefined || marker === '') return 0;
   const m = /^tp1:(\d{1,15})$/.exec(Buffer.from(marker, 'base64').toString('utf8'));
   if (m === null) throw new AwsServiceError('InvalidRequestException', `Invalid marker: '${marker.slice(0, 64)}' was not issued by this server`);
@@ -59,7 +59,7 @@ function tokenPage<T>(items: readonly T[], input: { nextToken?: string; maxResul
 }
 
 /** Runs a service call, turning IdentityError into the AWS error the SDKs expect. */
-async function aws<T>(call: () => T | Promise<T>): Promise<T> {
+export async function aws<T>(call: () => T | Promise<T>): Promise<T> {
   try {
     return await call();
   } catch (err) {

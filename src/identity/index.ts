@@ -1,13 +1,30 @@
 /**
  * identity: who may connect and do what — Thingport's root CA and server certificate, device
  * certificates and registered CAs, thing-principal bindings, mutual-TLS authentication of MQTT
- * clients, IoT policies enforced on every action, and the access keys of the HTTP API.
+ * clients, custom authorizers, SigV4-signed MQTT over WebSocket, IoT policies enforced on every
+ * action, and the access keys of the HTTP API.
  */
 import { join } from 'node:path';
-import { openDatabase, type AuthenticateRequest, type AuthenticateResult, type ClientInfo, type EventBus, type Message, type Messaging, type SqliteDatabase } from '../core/index.js';
+import {
+  openDatabase,
+  type AuthenticateRequest,
+  type AuthenticateResult,
+  type AuthorizersConfig,
+  type ClientInfo,
+  type EventBus,
+  type Message,
+  type Messaging,
+  type SqliteDatabase,
+} from '../core/index.js';
 import type { AccessKeyLookup, AwsHandlers, IotOperations } from '../http/index.js';
 import type { Logger } from '../lib/index.js';
 import { createAuthenticator } from './authenticate.js';
+import { createSigV4Authenticator, isAccessKeyAuthContext } from './authenticate-sigv4.js';
+import { createCustomAuthenticator, isCustomAuthContext } from './authorizers-connect.js';
+import { createAuthorizerHandlers } from './authorizers-http.js';
+import { createAuthorizerFunctions } from './authorizers-invoke.js';
+import { createSqliteAuthorizerStore } from './authorizers-store.js';
+import { AuthorizerService } from './authorizers.js';
 import { loadCa, type CertificateAuthority } from './ca.js';
 import { CaCertificateService } from './certificates-ca.js';
 import { certificateArn, certificateIdOfPrincipal, type CertificateContext, type ThingDirectory } from './certificates-context.js';
@@ -33,6 +50,14 @@ export { CertificateService } from './certificates.js';
 export { CaCertificateService } from './certificates-ca.js';
 export { ThingPrincipalService } from './certificates-principals.js';
 export type { CertificateAuthContext } from './authenticate.js';
+export { SIGV4_SERVICE } from './authenticate-sigv4.js';
+export type { AccessKeyAuthContext } from './authenticate-sigv4.js';
+export { AuthorizerService } from './authorizers.js';
+export type { CreateAuthorizerInput, UpdateAuthorizerInput } from './authorizers.js';
+export type { CustomAuthContext } from './authorizers-connect.js';
+export type { AuthorizerEvent, AuthorizerDecision } from './authorizers-event.js';
+export type { AuthorizerFunctionConfig } from './authorizers-invoke.js';
+export type { AuthorizerRecord, AuthorizerStatus } from './authorizers-store.js';
 export type { CertificateFactsOf } from './certificates-facts.js';
 export { describeEndpoint, ENDPOINT_TYPES } from './endpoint.js';
 export type { EndpointType, ListenerUrls } from './endpoint.js';
@@ -66,6 +91,12 @@ export interface IdentityDeps {
   anonymousLoopback: boolean;
   /** The listeners' URLs, for DescribeEndpoint (read per call: ports are known only once listening). */
   endpoints: () => ListenerUrls;
+  /**
+   * Custom authorizers (config `authorizers`): the functions they may call (by authorizerFunctionArn
+   * or Lambda function name), the call timeout (default 5000 ms) and the smallest TTL a function may
+   * answer (default 300 s, AWS's). Without functions, authorizers exist but every invocation fails.
+   */
+  authorizers?: Partial<AuthorizersConfig>;
   now?: () => number;
 }
 
@@ -90,6 +121,8 @@ export interface Identity {
   accessKeyService: AccessKeyService;
   /** The IoT policy engine (policy management, decisions, TestAuthorization). */
   policies: PolicyEngine;
+  /** Custom authorizers (CreateAuthorizer ... TestInvokeAuthorizer). */
+  authorizers: AuthorizerService;
   /** `${iot:Certificate.*}` facts of a certificate (id or certificate ARN), or null. */
   certificateFacts: (principal: string) => CertificateFactsOf | null;
   /** Stops listening to the bus and removes the registry guard (the database stays open: it is the caller's). */
@@ -177,18 +210,39 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
   };
   // One subject per connection (the hooks keep it); its thing is read live, so attaching or
   // detaching a thing applies to connected clients at once (the engine re-binds on the bus event).
-  const subjectOf = (client: ClientInfo): AuthzSubject => ({
-    clientId: client.clientId,
-    principal: client.principal,
-    get thingName(): string | null {
-      return client.principal === null ? null : thingPrincipals.thingOf(client.principal, client.clientId);
-    },
-    sourceIp: client.remoteAddress,
-  });
+  // A custom-authorized connection's policies are exactly what its authorizer returned (see
+  // authorizers-connect.ts): no principal, no thing.
+  const subjectOf = (client: ClientInfo): AuthzSubject => {
+    const ctx = client.authContext;
+    if (isCustomAuthContext(ctx)) return { clientId: client.clientId, principal: null, thingName: null, sourceIp: client.remoteAddress, extraPolicies: ctx.policies };
+    return {
+      clientId: client.clientId,
+      principal: client.principal,
+      get thingName(): string | null {
+        return client.principal === null ? null : thingPrincipals.thingOf(client.principal, client.clientId);
+      },
+      sourceIp: client.remoteAddress,
+    };
+  };
   const authz = createAuthorizationHooks(policies, { region: deps.region, accountId: deps.accountId, subjectOf });
 
   const accessKeyService = createAccessKeyService({ store, dataDir: deps.dataDir, now });
   await accessKeyService.importAdminKey().catch((err: unknown) => logger.warn({ err }, 'could not import the admin key from keys.json'));
+
+  const authorizerFunctions = createAuthorizerFunctions({
+    functions: deps.authorizers?.functions ?? {},
+    timeoutMs: deps.authorizers?.timeoutMs ?? 5_000,
+    logger: logger.child({ component: 'authorizers' }),
+  });
+  const authorizers = new AuthorizerService({
+    store: createSqliteAuthorizerStore(deps.db),
+    functions: authorizerFunctions,
+    region: deps.region,
+    accountId: deps.accountId,
+    minTtlSeconds: deps.authorizers?.minTtlSeconds ?? 300,
+    now,
+  });
+  const customAuth = createCustomAuthenticator({ service: authorizers, authorizeConnect: authz.authorizeConnect, messaging: deps.messaging, logger, now });
 
   const authenticate = createAuthenticator({
     store,
@@ -202,6 +256,8 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
     anonymousLoopback: deps.anonymousLoopback,
     authorizeConnect: authz.authorizeConnect,
     rememberFacts: (f) => facts.set(f.certificateId, f),
+    customAuth,
+    sigv4: createSigV4Authenticator({ accessKeys: accessKeyService.lookup, region: deps.region, logger, now }),
     logger,
     now,
   });
@@ -209,24 +265,30 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
   const iotHandlers: AwsHandlers<IotOperations> = {
     ...policies.iotHandlers,
     ...createIdentityHandlers({ ctx, certificates, cas: caCertificates, principals: thingPrincipals, endpoints: deps.endpoints }),
+    ...createAuthorizerHandlers(authorizers),
   };
+  // Anonymous clients (admitted by configuration) are not subject to policies; nor are SigV4
+  // clients, whose access keys are the API's administrator credentials (authenticate-sigv4.ts).
+  const unrestricted = (client: ClientInfo): boolean => client.principal === null || isAccessKeyAuthContext(client.authContext);
   return {
     iotHandlers,
     accessKeys: accessKeyService.lookup,
     hooks: {
       authenticate,
-      // Anonymous clients (admitted by configuration) are not subject to policies.
-      authorizePublish: (client, message) => client.principal === null || authz.authorizePublish(client, message),
-      authorizeSubscribe: (client, filter) => client.principal === null || authz.authorizeSubscribe(client, filter),
-      authorizeReceive: (client, message) => client.principal === null || authz.authorizeReceive(client, message),
+      authorizePublish: (client, message) => unrestricted(client) || authz.authorizePublish(client, message),
+      authorizeSubscribe: (client, filter) => unrestricted(client) || authz.authorizeSubscribe(client, filter),
+      authorizeReceive: (client, message) => unrestricted(client) || authz.authorizeReceive(client, message),
     },
     certificates,
     caCertificates,
     thingPrincipals,
     accessKeyService,
     policies,
+    authorizers,
     certificateFacts: certificateFactsOf,
     close: () => {
+      customAuth.close();
+      authorizerFunctions.close();
       policies.close();
       thingPrincipals.close();
       removeGuard?.();

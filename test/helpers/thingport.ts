@@ -19,6 +19,8 @@ export interface Endpoints {
   wss: string | null;
   caFile: string;
   credentialsFile: string;
+  /** AWS config file with `[profile thingport]` (region, endpoint_url). */
+  configFile: string;
   profile: string;
   region: string;
   accountId: string;

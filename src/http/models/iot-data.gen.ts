@@ -2,24 +2,34 @@
 // Service IoT Data Plane 2015-05-28, protocol rest-json, signing name iotdata.
 // Source: npm aws-sdk@2.1693.0 apis/iot-data-2015-05-28.min.json (operations, HTTP bindings, members)
 // Source: botocore 1.29.27 (Debian python3-botocore) data/iot-data/2015-05-28/service-2.json (constraints, errors)
-// 7 operations, 22 named shapes, 10 error shapes; documentation stripped.
+// Source: scripts/aws-models-supplement.json (operations DeleteConnection, GetConnection, ListSubscriptions, SendDirectMessage)
+// 11 operations, 34 named shapes, 12 error shapes; documentation stripped.
 import type { ServiceModel } from '../service-model.js';
 
 /** The IoT Data Plane service model: operations, HTTP bindings, shapes with constraints, errors. */
 export const iotDataModel: ServiceModel = {
   metadata: {"serviceId":"IoT Data Plane","apiVersion":"2015-05-28","protocol":"rest-json","endpointPrefix":"data-ats.iot","signingName":"iotdata"},
   operations: {
+    DeleteConnection: {"method":"DELETE","requestUri":"/connections/{clientId}","input":"DeleteConnectionRequest","errors":["ForbiddenException","InternalFailureException","InvalidRequestException","ResourceNotFoundException","ThrottlingException"]},
     DeleteThingShadow: {"method":"DELETE","requestUri":"/things/{thingName}/shadow","input":"DeleteThingShadowRequest","output":"DeleteThingShadowResponse","errors":["ResourceNotFoundException","InvalidRequestException","ThrottlingException","UnauthorizedException","ServiceUnavailableException","InternalFailureException","MethodNotAllowedException","UnsupportedDocumentEncodingException"]},
+    GetConnection: {"method":"GET","requestUri":"/connections/{clientId}","input":"GetConnectionRequest","output":"GetConnectionResponse","errors":["ForbiddenException","InternalFailureException","InvalidRequestException","ResourceNotFoundException","ThrottlingException"]},
     GetRetainedMessage: {"method":"GET","requestUri":"/retainedMessage/{topic}","input":"GetRetainedMessageRequest","output":"GetRetainedMessageResponse","errors":["InvalidRequestException","ResourceNotFoundException","ThrottlingException","UnauthorizedException","ServiceUnavailableException","InternalFailureException","MethodNotAllowedException"]},
     GetThingShadow: {"method":"GET","requestUri":"/things/{thingName}/shadow","input":"GetThingShadowRequest","output":"GetThingShadowResponse","errors":["InvalidRequestException","ResourceNotFoundException","ThrottlingException","UnauthorizedException","ServiceUnavailableException","InternalFailureException","MethodNotAllowedException","UnsupportedDocumentEncodingException"]},
     ListNamedShadowsForThing: {"method":"GET","requestUri":"/api/things/shadow/ListNamedShadowsForThing/{thingName}","input":"ListNamedShadowsForThingRequest","output":"ListNamedShadowsForThingResponse","errors":["ResourceNotFoundException","InvalidRequestException","ThrottlingException","UnauthorizedException","ServiceUnavailableException","InternalFailureException","MethodNotAllowedException"]},
     ListRetainedMessages: {"method":"GET","requestUri":"/retainedMessage","input":"ListRetainedMessagesRequest","output":"ListRetainedMessagesResponse","errors":["InvalidRequestException","ThrottlingException","UnauthorizedException","ServiceUnavailableException","InternalFailureException","MethodNotAllowedException"]},
+    ListSubscriptions: {"method":"GET","requestUri":"/connections/{clientId}/subscriptions","input":"ListSubscriptionsRequest","output":"ListSubscriptionsResponse","errors":["ForbiddenException","InternalFailureException","InvalidRequestException","ResourceNotFoundException","ThrottlingException"]},
     Publish: {"method":"POST","requestUri":"/topics/{topic}","input":"PublishRequest","errors":["InternalFailureException","InvalidRequestException","UnauthorizedException","MethodNotAllowedException","ThrottlingException"]},
+    SendDirectMessage: {"method":"POST","requestUri":"/connections/{clientId}/messages","input":"SendDirectMessageRequest","output":"SendDirectMessageResponse","errors":["ForbiddenException","GatewayTimeoutException","InternalFailureException","InvalidRequestException","RequestEntityTooLargeException","ResourceNotFoundException","ThrottlingException","UnauthorizedException"]},
     UpdateThingShadow: {"method":"POST","requestUri":"/things/{thingName}/shadow","input":"UpdateThingShadowRequest","output":"UpdateThingShadowResponse","errors":["ConflictException","RequestEntityTooLargeException","InvalidRequestException","ThrottlingException","UnauthorizedException","ServiceUnavailableException","InternalFailureException","MethodNotAllowedException","UnsupportedDocumentEncodingException"]},
   },
   shapes: {
+    "ClientId": {"type":"string","min":1,"max":128},
+    "DeleteConnectionRequest": {"type":"structure","required":["clientId"],"members":{"clientId":{"shape":"ClientId","location":"uri","locationName":"clientId"},"cleanSession":{"shape":"boolean","location":"querystring","locationName":"cleanSession"},"preventWillMessage":{"shape":"boolean","location":"querystring","locationName":"preventWillMessage"}}},
     "DeleteThingShadowRequest": {"type":"structure","required":["thingName"],"members":{"thingName":{"shape":"ThingName","location":"uri","locationName":"thingName"},"shadowName":{"shape":"ShadowName","location":"querystring","locationName":"name"}}},
     "DeleteThingShadowResponse": {"type":"structure","required":["payload"],"payload":"payload","members":{"payload":"blob"}},
+    "DirectMessageTimeout": {"type":"long","min":1,"max":15},
+    "GetConnectionRequest": {"type":"structure","required":["clientId"],"members":{"clientId":{"shape":"ClientId","location":"uri","locationName":"clientId"},"includeSocketInformation":{"shape":"boolean","location":"querystring","locationName":"includeSocketInformation"}}},
+    "GetConnectionResponse": {"type":"structure","members":{"connected":"boolean","thingName":"string","cleanSession":"boolean","sourceIp":"string","sourcePort":"integer","targetIp":"string","targetPort":"integer","keepAliveDuration":"integer","connectedSince":"long","disconnectedSince":"long","disconnectReason":"string","sessionExpiry":"long","clientId":"string","vpcEndpointId":"string"}},
     "GetRetainedMessageRequest": {"type":"structure","required":["topic"],"members":{"topic":{"shape":"string","location":"uri","locationName":"topic"}}},
     "GetRetainedMessageResponse": {"type":"structure","members":{"topic":"string","payload":"blob","qos":"Qos","lastModifiedTime":"long","userProperties":"blob"}},
     "GetThingShadowRequest": {"type":"structure","required":["thingName"],"members":{"thingName":{"shape":"ThingName","location":"uri","locationName":"thingName"},"shadowName":{"shape":"ShadowName","location":"querystring","locationName":"name"}}},
@@ -28,6 +38,8 @@ export const iotDataModel: ServiceModel = {
     "ListNamedShadowsForThingResponse": {"type":"structure","members":{"results":"NamedShadowList","nextToken":"string","timestamp":"long"}},
     "ListRetainedMessagesRequest": {"type":"structure","members":{"nextToken":{"shape":"string","location":"querystring","locationName":"nextToken"},"maxResults":{"shape":"MaxResults","location":"querystring","locationName":"maxResults"}}},
     "ListRetainedMessagesResponse": {"type":"structure","members":{"retainedTopics":"RetainedMessageList","nextToken":"string"}},
+    "ListSubscriptionsRequest": {"type":"structure","required":["clientId"],"members":{"clientId":{"shape":"ClientId","location":"uri","locationName":"clientId"},"nextToken":{"shape":"string","location":"querystring","locationName":"nextToken"},"maxResults":{"shape":"SubscriptionsMaxResults","location":"querystring","locationName":"maxResults"}}},
+    "ListSubscriptionsResponse": {"type":"structure","members":{"subscriptions":"SubscriptionList","nextToken":"string"}},
     "MaxResults": {"type":"integer","min":1,"max":200},
     "NamedShadowList": {"type":"list","member":"ShadowName"},
     "PageSize": {"type":"integer","min":1,"max":100},
@@ -36,28 +48,40 @@ export const iotDataModel: ServiceModel = {
     "Qos": {"type":"integer","min":0,"max":1},
     "RetainedMessageList": {"type":"list","member":"RetainedMessageSummary"},
     "RetainedMessageSummary": {"type":"structure","members":{"topic":"string","payloadSize":"long","qos":"Qos","lastModifiedTime":"long"}},
+    "SendDirectMessageRequest": {"type":"structure","required":["clientId","topic"],"payload":"payload","members":{"clientId":{"shape":"ClientId","location":"uri","locationName":"clientId"},"topic":{"shape":"string","location":"querystring","locationName":"topic"},"contentType":{"shape":"string","location":"querystring","locationName":"contentType"},"responseTopic":{"shape":"string","location":"querystring","locationName":"responseTopic"},"confirmation":{"shape":"boolean","location":"querystring","locationName":"confirmation"},"timeout":{"shape":"DirectMessageTimeout","location":"querystring","locationName":"timeout"},"payload":"blob","userProperties":{"shape":"string","location":"header","locationName":"x-amz-mqtt5-user-properties","jsonvalue":true},"payloadFormatIndicator":{"shape":"PayloadFormatIndicator","location":"header","locationName":"x-amz-mqtt5-payload-format-indicator"},"correlationData":{"shape":"string","location":"header","locationName":"x-amz-mqtt5-correlation-data"}}},
+    "SendDirectMessageResponse": {"type":"structure","members":{"message":"string","traceId":"string"}},
     "ShadowName": {"type":"string","min":1,"max":64,"pattern":"[a-zA-Z0-9:_-]+"},
+    "SubscriptionList": {"type":"list","member":"SubscriptionSummary"},
+    "SubscriptionSummary": {"type":"structure","required":["topicFilter","qos"],"members":{"topicFilter":"string","qos":"Qos"}},
+    "SubscriptionsMaxResults": {"type":"integer","min":1},
     "ThingName": {"type":"string","min":1,"max":128,"pattern":"[a-zA-Z0-9:_-]+"},
     "UpdateThingShadowRequest": {"type":"structure","required":["thingName","payload"],"payload":"payload","members":{"thingName":{"shape":"ThingName","location":"uri","locationName":"thingName"},"shadowName":{"shape":"ShadowName","location":"querystring","locationName":"name"},"payload":"blob"}},
     "UpdateThingShadowResponse": {"type":"structure","payload":"payload","members":{"payload":"blob"}},
   },
-  errors: {"ConflictException":409,"InternalFailureException":500,"InvalidRequestException":400,"MethodNotAllowedException":405,"RequestEntityTooLargeException":413,"ResourceNotFoundException":404,"ServiceUnavailableException":503,"ThrottlingException":429,"UnauthorizedException":401,"UnsupportedDocumentEncodingException":415},
+  errors: {"ConflictException":409,"ForbiddenException":403,"GatewayTimeoutException":504,"InternalFailureException":500,"InvalidRequestException":400,"MethodNotAllowedException":405,"RequestEntityTooLargeException":413,"ResourceNotFoundException":404,"ServiceUnavailableException":503,"ThrottlingException":429,"UnauthorizedException":401,"UnsupportedDocumentEncodingException":415},
 };
 
 /** Input and output types of every IoT Data Plane operation (timestamps are Date, blobs Uint8Array). */
 export interface IotDataOperations {
+  DeleteConnection: { input: DeleteConnectionRequest; output: EmptyStructure };
   DeleteThingShadow: { input: DeleteThingShadowRequest; output: DeleteThingShadowResponse };
+  GetConnection: { input: GetConnectionRequest; output: GetConnectionResponse };
   GetRetainedMessage: { input: GetRetainedMessageRequest; output: GetRetainedMessageResponse };
   GetThingShadow: { input: GetThingShadowRequest; output: GetThingShadowResponse };
   ListNamedShadowsForThing: { input: ListNamedShadowsForThingRequest; output: ListNamedShadowsForThingResponse };
   ListRetainedMessages: { input: ListRetainedMessagesRequest; output: ListRetainedMessagesResponse };
+  ListSubscriptions: { input: ListSubscriptionsRequest; output: ListSubscriptionsResponse };
   Publish: { input: PublishRequest; output: EmptyStructure };
+  SendDirectMessage: { input: SendDirectMessageRequest; output: SendDirectMessageResponse };
   UpdateThingShadow: { input: UpdateThingShadowRequest; output: UpdateThingShadowResponse };
 }
 
 type EmptyStructure = Record<string, never>;
+export interface DeleteConnectionRequest { clientId: string; cleanSession?: boolean; preventWillMessage?: boolean }
 export interface DeleteThingShadowRequest { thingName: string; shadowName?: string }
 export interface DeleteThingShadowResponse { payload: Uint8Array }
+export interface GetConnectionRequest { clientId: string; includeSocketInformation?: boolean }
+export interface GetConnectionResponse { connected?: boolean; thingName?: string; cleanSession?: boolean; sourceIp?: string; sourcePort?: number; targetIp?: string; targetPort?: number; keepAliveDuration?: number; connectedSince?: number; disconnectedSince?: number; disconnectReason?: string; sessionExpiry?: number; clientId?: string; vpcEndpointId?: string }
 export interface GetRetainedMessageRequest { topic: string }
 export interface GetRetainedMessageResponse { topic?: string; payload?: Uint8Array; qos?: number; lastModifiedTime?: number; userProperties?: Uint8Array }
 export interface GetThingShadowRequest { thingName: string; shadowName?: string }
@@ -66,7 +90,12 @@ export interface ListNamedShadowsForThingRequest { thingName: string; nextToken?
 export interface ListNamedShadowsForThingResponse { results?: string[]; nextToken?: string; timestamp?: number }
 export interface ListRetainedMessagesRequest { nextToken?: string; maxResults?: number }
 export interface ListRetainedMessagesResponse { retainedTopics?: RetainedMessageSummary[]; nextToken?: string }
+export interface ListSubscriptionsRequest { clientId: string; nextToken?: string; maxResults?: number }
+export interface ListSubscriptionsResponse { subscriptions?: SubscriptionSummary[]; nextToken?: string }
 export interface PublishRequest { topic: string; qos?: number; retain?: boolean; payload?: Uint8Array; userProperties?: string; payloadFormatIndicator?: "UNSPECIFIED_BYTES" | "UTF8_DATA"; contentType?: string; responseTopic?: string; correlationData?: string; messageExpiry?: number }
 export interface RetainedMessageSummary { topic?: string; payloadSize?: number; qos?: number; lastModifiedTime?: number }
+export interface SendDirectMessageRequest { clientId: string; topic: string; contentType?: string; responseTopic?: string; confirmation?: boolean; timeout?: number; payload?: Uint8Array; userProperties?: string; payloadFormatIndicator?: "UNSPECIFIED_BYTES" | "UTF8_DATA"; correlationData?: string }
+export interface SendDirectMessageResponse { message?: string; traceId?: string }
+export interface SubscriptionSummary { topicFilter: string; qos: number }
 export interface UpdateThingShadowRequest { thingName: string; shadowName?: string; payload: Uint8Array }
 export interface UpdateThingShadowResponse { payload?: Uint8Array }
