@@ -114,7 +114,7 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
   const iotHandlers: AwsHandlers<IotOperations> = { ...registry.iotHandlers, ...identity.iotHandlers };
   const accessKeys = identity.accessKeys;
   const shadows = createShadows({ db, messaging, region: config.region, accountId: config.accountId, logger: logger.child({ mod: 'shadow' }), accessKeys });
-  const dataHandlers: AwsHandlers<IotDataOperations> = { ...shadows.dataHandlers, ...createDataPlaneHandlers({ messaging }) };
+  const dataHandlers: AwsHandlers<IotDataOperations> = { ...shadows.dataHandlers, ...createDataPlaneHandlers({ messaging, region: config.region, accountId: config.accountId }) };
   // Identity decides who may connect and what each client may publish, subscribe to and receive.
   const hooks: BrokerHooks = { ...identity.hooks };
   if (config.mqtt.anonymousLoopback && !config.mqtt.allowAnonymous) {
@@ -124,13 +124,15 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
   const broker = new Broker({ config: config.mqtt, logger: logger.child({ mod: 'broker' }), store, hooks });
   brokerRef = broker;
   shadows.start();
-  const mountApi = (app: FastifyInstance): void => {
+  // `withCertificates`: the HTTPS app, where the data plane also takes client certificates (AWS's 8443).
+  const mountApi = (app: FastifyInstance, withCertificates = false): void => {
     createAwsRestRouter<IotOperations>(app, { service: iotModel, region: config.region, authenticate: accessKeys, handlers: iotHandlers, logger: logger.child({ mod: 'api' }) });
     createAwsRestRouter<IotDataOperations>(app, {
       service: iotDataModel,
       signingName: 'iotdata',
       region: config.region,
       authenticate: accessKeys,
+      authenticateCertificate: withCertificates ? identity.authenticateHttpCertificate : undefined,
       handlers: dataHandlers,
       logger: logger.child({ mod: 'data-plane' }),
     });
@@ -177,7 +179,7 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
     }
     if (config.httpsPort !== null) {
       const app = createHttpApp({ logger, health, metrics, https: { key: certs.keyPem, cert: certs.certPem, ca: certs.caPem } });
-      mountApi(app);
+      mountApi(app, true);
       closers.push(attachWebSocket(broker, app.server as HttpServer, '/mqtt', true));
       await app.listen({ host, port: config.httpsPort }).catch((e) => Promise.reject(listenError(e, 'httpsPort', host, config.httpsPort!)));
       closers.push(() => app.close());

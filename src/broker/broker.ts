@@ -20,6 +20,7 @@ import { Session, type Outgoing, type Will } from './session.js';
 import { DROP_REASONS, createBrokerStats, type BrokerStats, type DropReason } from '../core/index.js';
 import type { Transport } from './transport.js';
 import { SubscriptionIndex } from './subscription-index.js';
+import { PacketDecoder } from './packet-decoder.js';
 import { handleSubscribe, handleUnsubscribe } from './subscribe.js';
 import { setLongTimeout } from './timers.js';
 
@@ -44,6 +45,8 @@ export class Broker implements Messaging {
   readonly sessions = new Map<string, Session>();
   readonly index: SubscriptionIndex;
   readonly retained = new Map<string, Message>();
+  /** Decodes non-PUBLISH packets for every connection (see packet-decoder.ts). */
+  readonly decoder = new PacketDecoder();
   /** When each retained message was stored (ms), for the data plane's lastModifiedTime; not persisted. */
   private readonly retainedAt = new Map<string, number>();
   private readonly connections = new Set<Connection>();
@@ -85,6 +88,7 @@ export class Broker implements Messaging {
     for (const st of snap.sessions) {
       const s = new Session(st.clientId, st.protocolVersion, st.expiryInterval, randomUUID());
       s.disconnectedAt = st.disconnectedAt ?? now;
+      s.stored = true;
       if (st.disconnectedAt === null) this.store.putSession({ ...st, disconnectedAt: now });
       this.sessions.set(s.clientId, s);
       this.stats.sessions++;
@@ -230,7 +234,10 @@ export class Broker implements Messaging {
     session.protocolVersion = conn.protocolVersion;
     session.disconnectedAt = null;
     session.will = will;
-    if (session.persistent) this.store.putSession({ clientId, expiryInterval: expiry, disconnectedAt: null, protocolVersion: conn.protocolVersion });
+    if (session.persistent) {
+      this.store.putSession({ clientId, expiryInterval: expiry, disconnectedAt: null, protocolVersion: conn.protocolVersion });
+      session.stored = true;
+    }
     conn.session = session;
     session.conn = conn;
     conn.info = {
@@ -319,6 +326,7 @@ export class Broker implements Messaging {
     if (!s.persistent) this.endSession(s);
     else {
       this.store.putSession({ clientId: s.clientId, expiryInterval: s.expiryInterval, disconnectedAt: s.disconnectedAt, protocolVersion: s.protocolVersion });
+      s.stored = true;
       this.scheduleExpiry(s);
     }
   }
@@ -364,7 +372,8 @@ export class Broker implements Messaging {
     this.stats.queuedMessages -= s.queue.length;
     s.inflight.clear();
     s.queue = [];
-    this.store.deleteSession(s.clientId);
+    // Only a session that was ever persistent has rows to delete (most clean sessions never touch storage).
+    if (s.stored) this.store.deleteSession(s.clientId);
     // [MQTT-3.1.3-9] a delayed will goes out when the session ends, if its delay has not passed yet.
     s.willTimer?.fire();
     s.willTimer = null;
@@ -373,8 +382,10 @@ export class Broker implements Messaging {
   setSessionExpiry(s: Session, seconds: number): void {
     const wasPersistent = s.persistent;
     s.expiryInterval = Math.min(seconds, this.config.maxSessionExpirySeconds);
-    if (s.persistent) this.store.putSession({ clientId: s.clientId, expiryInterval: s.expiryInterval, disconnectedAt: null, protocolVersion: s.protocolVersion });
-    else if (wasPersistent) this.store.deleteSession(s.clientId);
+    if (s.persistent) {
+      this.store.putSession({ clientId: s.clientId, expiryInterval: s.expiryInterval, disconnectedAt: null, protocolVersion: s.protocolVersion });
+      s.stored = true;
+    } else if (wasPersistent) this.store.deleteSession(s.clientId);
   }
 
   // ------------------------------------------------------------------ publishing

@@ -63,17 +63,14 @@ export class Connection {
   readonly connectedAt = Date.now();
 
   private readonly framer: Framer;
-  private readonly parser = mqttPacket.parser({ protocolVersion: 4 });
-  private parsed: AnyPacket | null = null;
-  private parseError: Error | null = null;
   private timer: NodeJS.Timeout | null = null;
   private corked = false;
   /** Packets received while the CONNECT is being authenticated. */
   private backlog: Buffer[] | null = null;
   /** Inbound topic aliases [MQTT-3.3.2-12]. */
-  private readonly inAliases = new Map<number, string>();
+  private inAliases: Map<number, string> | null = null;
   /** Outbound topic aliases we assigned. */
-  private readonly outAliases = new Map<string, number>();
+  private outAliases: Map<string, number> | null = null;
   /** QoS 1/2 publishes received and not yet fully acknowledged (our Receive Maximum). */
   private inboundUnacked = 0;
   /** Acknowledgements waiting for storage, kept in order [MQTT-4.6.0-2]. */
@@ -91,12 +88,6 @@ export class Connection {
     readonly transport: Transport,
   ) {
     this.framer = new Framer(broker.config.maxPacketBytes, (p) => this.onPacket(p));
-    this.parser.on('packet', (p: AnyPacket) => {
-      this.parsed = p;
-    });
-    this.parser.on('error', (e: Error) => {
-      this.parseError = e;
-    });
     transport.bind({
       onData: (chunk) => this.onData(chunk),
       onDrain: () => {},
@@ -173,14 +164,9 @@ export class Connection {
   }
 
   private decode(raw: Buffer): AnyPacket | null {
-    this.parsed = null;
-    this.parseError = null;
-    this.parser.parse(raw);
-    if (this.parseError !== null || this.parsed === null) {
-      this.protocolViolation(RC.MALFORMED_PACKET);
-      return null;
-    }
-    return this.parsed;
+    const packet = this.broker.decoder.decode(raw, this.protocolVersion);
+    if (packet === null) this.protocolViolation(RC.MALFORMED_PACKET);
+    return packet;
   }
 
   /** Processes packets that arrived while CONNECT was being authenticated. */
@@ -237,9 +223,9 @@ export class Connection {
     if (props !== null && props.topicAlias !== undefined) {
       const alias = props.topicAlias;
       if (alias === 0 || alias > cfg.topicAliasMaximum) return this.protocolViolation(RC.TOPIC_ALIAS_INVALID); // [MQTT-3.3.2-8/9]
-      if (topic.length > 0) this.inAliases.set(alias, topic);
+      if (topic.length > 0) (this.inAliases ??= new Map()).set(alias, topic);
       else {
-        const known = this.inAliases.get(alias);
+        const known = this.inAliases?.get(alias);
         if (known === undefined) return this.protocolViolation(RC.PROTOCOL_ERROR); // alias never set on this connection
         topic = known;
       }
@@ -472,13 +458,14 @@ export class Connection {
       }
       let topic = m.topic;
       if (this.clientTopicAliasMaximum > 0) {
-        const alias = this.outAliases.get(topic);
+        const aliases = (this.outAliases ??= new Map());
+        const alias = aliases.get(topic);
         if (alias !== undefined) {
           properties = { ...properties, topicAlias: alias };
           topic = '';
-        } else if (this.outAliases.size < this.clientTopicAliasMaximum) {
-          newAlias = this.outAliases.size + 1;
-          this.outAliases.set(topic, newAlias);
+        } else if (aliases.size < this.clientTopicAliasMaximum) {
+          newAlias = aliases.size + 1;
+          aliases.set(topic, newAlias);
           properties = { ...properties, topicAlias: newAlias };
         }
       }
@@ -490,7 +477,7 @@ export class Connection {
     }
     if (header.length + m.payload.length > this.clientMaxPacketSize) {
       // [MQTT-3.1.2-24/25] never send more than the client's Maximum Packet Size: discard as if delivered.
-      if (newAlias !== 0) this.outAliases.delete(m.topic);
+      if (newAlias !== 0) this.outAliases!.delete(m.topic);
       this.broker.noteDrop('packet_too_large', this.clientId, m.topic);
       return false;
     }

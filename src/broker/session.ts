@@ -56,6 +56,8 @@ export class Session {
   willTimer: LongTimer | null = null;
   expiryTimer: LongTimer | null = null;
   disconnectedAt: number | null = null;
+  /** The store holds rows for this session (it was persistent at some point). */
+  stored = false;
   private nextPacketId = 1;
   private nextSeq = 1;
   /**

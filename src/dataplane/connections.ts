@@ -4,6 +4,7 @@
  */
 import type { ClientDescription, Messaging } from '../core/index.js';
 import { AwsServiceError, type AwsHandlers, type IotDataOperations } from '../http/index.js';
+import { requireAllowed, type ResourceNames } from './authorize.js';
 
 type GetConnectionResponse = IotDataOperations['GetConnection']['output'];
 
@@ -35,25 +36,28 @@ export function connectionOf(clientId: string, d: ClientDescription, includeSock
   return out;
 }
 
-export function createConnectionHandlers(messaging: Pick<Messaging, 'describeClient' | 'disconnectClient'>): AwsHandlers<IotDataOperations> {
+export function createConnectionHandlers(messaging: Pick<Messaging, 'describeClient' | 'disconnectClient'>, resources: ResourceNames): AwsHandlers<IotDataOperations> {
   return {
-    GetConnection: (input) => {
+    GetConnection: (input, ctx) => {
       checkClientId(input.clientId);
+      requireAllowed(ctx, 'iot:GetConnection', resources.client(input.clientId));
       const d = messaging.describeClient(input.clientId);
       if (d === null) throw notFound(input.clientId);
       return connectionOf(input.clientId, d, input.includeSocketInformation === true);
     },
 
-    DeleteConnection: (input) => {
+    DeleteConnection: (input, ctx) => {
       checkClientId(input.clientId);
+      requireAllowed(ctx, 'iot:DeleteConnection', resources.client(input.clientId));
       // [AWS DeleteConnection] cleanSession=true also ends a persistent session; preventWillMessage=true suppresses the will.
       const ok = messaging.disconnectClient(input.clientId, { cleanSession: input.cleanSession === true, preventWill: input.preventWillMessage === true });
       if (!ok) throw notFound(input.clientId);
       return {};
     },
 
-    ListSubscriptions: (input) => {
+    ListSubscriptions: (input, ctx) => {
       checkClientId(input.clientId);
+      requireAllowed(ctx, 'iot:ListSubscriptions', resources.client(input.clientId));
       const d = messaging.describeClient(input.clientId);
       if (d === null) throw notFound(input.clientId);
       const all = [...d.subscriptions].sort((a, b) => (a.filter < b.filter ? -1 : a.filter > b.filter ? 1 : 0));

@@ -11,6 +11,7 @@ import { isUtf8 } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import type { MessageProperties, Messaging, QoS } from '../core/index.js';
 import { AwsServiceError, type AwsHandlers, type IotDataOperations } from '../http/index.js';
+import { requireAllowed, type ResourceNames } from './authorize.js';
 
 const invalid = (message: string): AwsServiceError => new AwsServiceError('InvalidRequestException', message, 400);
 
@@ -66,12 +67,16 @@ export interface PublishHandlerDeps {
   messaging: Pick<Messaging, 'publish' | 'deliverDirect'>;
   /** Confirmation timeout used when a SendDirectMessage names none, seconds (AWS: 5). */
   defaultTimeoutSeconds?: number;
+  /** ARNs for the policy checks of certificate-authenticated callers. */
+  resources: ResourceNames;
 }
 
 export function createPublishHandlers(deps: PublishHandlerDeps): AwsHandlers<IotDataOperations> {
   return {
-    Publish: async (input) => {
+    Publish: async (input, ctx) => {
       checkTopicName(input.topic);
+      requireAllowed(ctx, 'iot:Publish', deps.resources.topic(input.topic));
+      if (input.retain === true) requireAllowed(ctx, 'iot:RetainPublish', deps.resources.topic(input.topic));
       const properties = propertiesOf(input);
       if (input.messageExpiry !== undefined && input.messageExpiry < 0) throw invalid('messageExpiry must not be negative');
       // [MQTT-3.3.2-4 analogue] a payload declared UTF-8 must be UTF-8.
@@ -91,9 +96,10 @@ export function createPublishHandlers(deps: PublishHandlerDeps): AwsHandlers<Iot
       return {};
     },
 
-    SendDirectMessage: async (input) => {
+    SendDirectMessage: async (input, ctx) => {
       if (input.clientId.startsWith('$')) throw invalid("clientId must not start with '$'");
       checkTopicName(input.topic);
+      requireAllowed(ctx, 'iot:SendDirectMessage', deps.resources.client(input.clientId));
       const properties = propertiesOf(input);
       const confirm = input.confirmation === true;
       const timeoutMs = (input.timeout ?? deps.defaultTimeoutSeconds ?? 5) * 1000;

@@ -4,6 +4,7 @@
  */
 import type { Messaging, MessageProperties } from '../core/index.js';
 import { AwsServiceError, type AwsHandlers, type IotDataOperations } from '../http/index.js';
+import { requireAllowed, type ResourceNames } from './authorize.js';
 
 /** AWS's userProperties form: JSON text `[{"k":"v"},…]` (the SDK sees it base64-encoded, as a blob). */
 export function userPropertiesJson(props: MessageProperties | null): Uint8Array | undefined {
@@ -16,9 +17,10 @@ export function userPropertiesJson(props: MessageProperties | null): Uint8Array 
 
 const unsupported = (): AwsServiceError => new AwsServiceError('InternalFailureException', 'This broker does not expose retained messages', 500);
 
-export function createRetainedHandlers(messaging: Pick<Messaging, 'getRetained' | 'listRetained'>): AwsHandlers<IotDataOperations> {
+export function createRetainedHandlers(messaging: Pick<Messaging, 'getRetained' | 'listRetained'>, resources: ResourceNames): AwsHandlers<IotDataOperations> {
   return {
-    GetRetainedMessage: (input) => {
+    GetRetainedMessage: (input, ctx) => {
+      requireAllowed(ctx, 'iot:GetRetainedMessage', resources.topic(input.topic));
       if (messaging.getRetained === undefined) throw unsupported();
       const m = messaging.getRetained(input.topic);
       if (m === null) throw new AwsServiceError('ResourceNotFoundException', `No retained message exists for topic ${input.topic}`, 404);
@@ -26,7 +28,8 @@ export function createRetainedHandlers(messaging: Pick<Messaging, 'getRetained' 
       return { topic: m.topic, payload: m.payload, qos: m.qos, lastModifiedTime: m.lastModifiedTime, ...(userProperties !== undefined ? { userProperties } : {}) };
     },
 
-    ListRetainedMessages: (input) => {
+    ListRetainedMessages: (input, ctx) => {
+      requireAllowed(ctx, 'iot:ListRetainedMessages', '*');
       if (messaging.listRetained === undefined) throw unsupported();
       const max = input.maxResults ?? 200;
       let after: string | null = null;

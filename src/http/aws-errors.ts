@@ -42,6 +42,11 @@ export const protocolErrors = {
   incompleteSignature: (message: string) => new AwsServiceError('IncompleteSignatureException', message, 400),
   /** Unknown access key id. AWS: 403 UnrecognizedClientException with this text. */
   unrecognizedClient: () => new AwsServiceError('UnrecognizedClientException', 'The security token included in the request is invalid.', 403),
+  /**
+   * A client certificate the service does not accept (unregistered, not ACTIVE, untrusted chain,
+   * expired) on an unsigned request. AWS's data plane answers 403 ForbiddenException.
+   */
+  certificateNotAccepted: () => new AwsServiceError('ForbiddenException', 'Forbidden', 403),
   /** Signature mismatch, expired or not-yet-current signature, wrong scope. AWS: 403 InvalidSignatureException. */
   invalidSignature: (message: string) => new AwsServiceError('InvalidSignatureException', message, 403),
   /** No operation of any registered service has this method and path. */

@@ -8,8 +8,14 @@
  * by path and, where two services share a path (`GET /things/{thingName}/jobs` is an IoT and an
  * IoT Jobs data-plane operation), by the service named in the SigV4 credential scope.
  * Specific routes registered on the app (/health, /metrics, the console) still win.
+ *
+ * A service may also accept client certificates (`authenticateCertificate`; AWS's data plane does,
+ * on port 8443): a request that carries no SigV4 at all (no Authorization header, no presigned
+ * query) over a TLS socket that presented a certificate is authenticated by that certificate, and
+ * its handler gets `ctx.authorize` to decide each action by the certificate's policies.
  */
 import { randomUUID } from 'node:crypto';
+import type { PeerCertificate, TLSSocket } from 'node:tls';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../lib/index.js';
 import { AwsServiceError, errorPayload, protocolErrors } from './aws-errors.js';
@@ -17,7 +23,7 @@ import { readRestJsonInput, writeRestJsonOutput } from './rest-json.js';
 import { RouteTable, type RouteMatch } from './route-table.js';
 import type { ServiceModel } from './service-model.js';
 import { ShapeCodec } from './shape-codec.js';
-import { checkSigV4Scope, headerMap, parseSigV4, verifySigV4, type SigV4Request } from './sigv4.js';
+import { checkSigV4Scope, headerMap, parseSigV4, verifySigV4, type SigV4Claim, type SigV4Request } from './sigv4.js';
 import { parseQuery, splitUrl } from './url-parts.js';
 
 /** Who is calling and what, passed to every handler. */
@@ -25,11 +31,18 @@ export interface AwsRequestContext {
   /** The model's service id, e.g. `IoT`. */
   service: string;
   operation: string;
-  /** The identity the access key belongs to (from `authenticate`). */
+  /** The identity the access key belongs to (from `authenticate`), or the certificate's (from `authenticateCertificate`). */
   principal: string;
+  /** The SigV4 access key id; '' for a certificate-authenticated request. */
   accessKeyId: string;
   /** Also sent to the client as `x-amzn-RequestId`. */
   requestId: string;
+  /**
+   * Present for certificate-authenticated requests: may the caller do `action` (e.g.
+   * `iot:GetThingShadow`) on `resourceArn`? Handlers check it and answer 403 ForbiddenException
+   * when it says no. Undefined for SigV4 callers (access keys are administrators: allowed).
+   */
+  authorize?: (action: string, resourceArn: string) => boolean;
 }
 
 export type AwsHandler<I, O> = (input: I, ctx: AwsRequestContext) => O | Promise<O>;
@@ -43,6 +56,18 @@ export type AwsHandlers<Ops> = { [K in keyof Ops]?: Ops[K] extends { input: infe
 /** An access key's secret and the identity it stands for, or null for an unknown key. */
 export type AccessKeyLookup = (accessKeyId: string) => { secretAccessKey: string; principal: string } | null | Promise<{ secretAccessKey: string; principal: string } | null>;
 
+/** A client certificate's caller: its principal and its policy decisions. */
+export interface CertificateCaller {
+  principal: string;
+  authorize(action: string, resourceArn: string): boolean;
+}
+
+/**
+ * Authenticates the certificate a TLS client presented (`getPeerCertificate()`, with `raw` DER);
+ * null when it is not accepted (unknown, not ACTIVE, untrusted chain, expired).
+ */
+export type CertificateAuthenticator = (peerCertificate: PeerCertificate, client: { remoteAddress: string }) => Promise<CertificateCaller | null>;
+
 export interface AwsRestRouterOptions<Ops> {
   service: ServiceModel;
   /** SigV4 service name clients sign with (default: the model's, e.g. `iot`, `iotdata`). */
@@ -50,6 +75,11 @@ export interface AwsRestRouterOptions<Ops> {
   /** The one region this server serves; requests scoped to another are rejected. */
   region: string;
   authenticate: AccessKeyLookup;
+  /**
+   * Also accept unsigned requests from TLS clients that present a certificate, authenticated by
+   * this (AWS's data plane on port 8443). Absent: SigV4 only.
+   */
+  authenticateCertificate?: CertificateAuthenticator;
   handlers: AwsHandlers<Ops>;
   logger: Logger;
   /** Largest accepted request body in bytes (default 1 MiB). Set by the first service registered on an app. */
@@ -63,6 +93,7 @@ interface RegisteredService {
   signingName: string;
   region: string;
   authenticate: AccessKeyLookup;
+  authenticateCertificate: CertificateAuthenticator | undefined;
   handlers: Record<string, AwsHandler<unknown, unknown> | undefined>;
   routes: RouteTable;
   codec: ShapeCodec;
@@ -93,6 +124,7 @@ export function createAwsRestRouter<Ops = OperationTypes>(app: FastifyInstance, 
     signingName: opts.signingName ?? model.metadata.signingName,
     region: opts.region,
     authenticate: opts.authenticate,
+    authenticateCertificate: opts.authenticateCertificate,
     handlers: opts.handlers as Record<string, AwsHandler<unknown, unknown> | undefined>,
     routes: new RouteTable(model),
     codec: new ShapeCodec(model),
@@ -152,14 +184,29 @@ async function dispatch(d: Dispatcher, request: FastifyRequest, reply: FastifyRe
 
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const sreq: SigV4Request = { method: request.method, url: request.url, headers: rawHeaderPairs(request.raw.rawHeaders), body };
-    const claim = parseSigV4(sreq);
-    const chosen = candidates.find((c) => c.svc.signingName === claim.scope.service) ?? candidates[0]!;
-    svc = chosen.svc;
-    const scopeOpts = { region: svc.region, services: candidates.map((c) => c.svc.signingName), now: svc.now() };
-    checkSigV4Scope(claim, scopeOpts);
-    const key = await svc.authenticate(claim.accessKeyId);
-    if (key === null) throw protocolErrors.unrecognizedClient();
-    verifySigV4(sreq, claim, { ...scopeOpts, secretAccessKey: key.secretAccessKey });
+    const claim = sigV4ClaimOf(sreq);
+    let chosen: { svc: RegisteredService; match: RouteMatch };
+    let caller: { principal: string; accessKeyId: string; authorize?: (action: string, resourceArn: string) => boolean };
+    if (claim === null) {
+      // Not signed at all: a client certificate, where a matching service accepts one.
+      const peer = peerCertificateOf(request);
+      const byCert = candidates.find((c) => c.svc.authenticateCertificate !== undefined);
+      if (peer === null || byCert === undefined) throw protocolErrors.missingAuthentication();
+      chosen = byCert;
+      svc = chosen.svc;
+      const who = await svc.authenticateCertificate!(peer, { remoteAddress: request.raw.socket.remoteAddress ?? '' });
+      if (who === null) throw protocolErrors.certificateNotAccepted();
+      caller = { principal: who.principal, accessKeyId: '', authorize: (action, resourceArn) => who.authorize(action, resourceArn) };
+    } else {
+      chosen = candidates.find((c) => c.svc.signingName === claim.scope.service) ?? candidates[0]!;
+      svc = chosen.svc;
+      const scopeOpts = { region: svc.region, services: candidates.map((c) => c.svc.signingName), now: svc.now() };
+      checkSigV4Scope(claim, scopeOpts);
+      const key = await svc.authenticate(claim.accessKeyId);
+      if (key === null) throw protocolErrors.unrecognizedClient();
+      verifySigV4(sreq, claim, { ...scopeOpts, secretAccessKey: key.secretAccessKey });
+      caller = { principal: key.principal, accessKeyId: claim.accessKeyId };
+    }
 
     const operation = chosen.match.operation;
     const handler = svc.handlers[operation];
@@ -171,7 +218,7 @@ async function dispatch(d: Dispatcher, request: FastifyRequest, reply: FastifyRe
       { labels: chosen.match.labels, query: queryPairs, fixedQuery: chosen.match.fixedQuery, headers: headerMap(sreq), body },
       svc.validationError,
     );
-    const ctx: AwsRequestContext = { service: svc.model.metadata.serviceId, operation, principal: key.principal, accessKeyId: claim.accessKeyId, requestId };
+    const ctx: AwsRequestContext = { service: svc.model.metadata.serviceId, operation, requestId, ...caller };
     const output = (await handler(input, ctx)) as Record<string, unknown> | undefined;
     const res = writeRestJsonOutput(svc.codec, op, output);
     return reply
@@ -182,6 +229,24 @@ async function dispatch(d: Dispatcher, request: FastifyRequest, reply: FastifyRe
   } catch (err) {
     return sendError(d, request, reply, requestId, err, svc);
   }
+}
+
+/** The request's SigV4 claim, or null when it carries no signature at all (malformed signatures throw). */
+function sigV4ClaimOf(sreq: SigV4Request): SigV4Claim | null {
+  try {
+    return parseSigV4(sreq);
+  } catch (err) {
+    if (err instanceof AwsServiceError && err.name === 'MissingAuthenticationTokenException') return null;
+    throw err;
+  }
+}
+
+/** The certificate the TLS client presented, or null (plain HTTP, or no certificate sent). */
+function peerCertificateOf(request: FastifyRequest): PeerCertificate | null {
+  const socket = request.raw.socket as Partial<TLSSocket>;
+  if (typeof socket.getPeerCertificate !== 'function') return null;
+  const peer = socket.getPeerCertificate();
+  return peer !== null && peer.raw !== undefined && peer.raw.length > 0 ? peer : null;
 }
 
 function sendError(d: Dispatcher, request: FastifyRequest, reply: FastifyReply, requestId: string, err: unknown, svc: RegisteredService | undefined): FastifyReply {

@@ -5,12 +5,13 @@ export { createMetrics } from './metrics.js';
 export type { Metrics } from './metrics.js';
 
 /**
- * Registers every operation of an AWS service model on a fastify app: SigV4 on every request,
+ * Registers every operation of an AWS service model on a fastify app: SigV4 on every request (or,
+ * where a service accepts them, a TLS client certificate on an unsigned request),
  * input read and validated per the model, handlers called with typed input, output and errors
  * written as AWS's rest-json protocol does. Operations without a handler answer 501.
  */
 export { createAwsRestRouter } from './aws-rest.js';
-export type { AccessKeyLookup, AwsHandler, AwsHandlers, AwsRequestContext, AwsRestRouterOptions, OperationTypes } from './aws-rest.js';
+export type { AccessKeyLookup, AwsHandler, AwsHandlers, AwsRequestContext, AwsRestRouterOptions, CertificateAuthenticator, CertificateCaller, OperationTypes } from './aws-rest.js';
 /** The error handlers throw: `new AwsServiceError('ResourceNotFoundException', 'Thing lamp-1 does not exist')`. */
 export { AwsServiceError } from './aws-errors.js';
 /** `nextToken` / `maxResults` pagination with opaque tokens (bad token -> InvalidRequestException). */

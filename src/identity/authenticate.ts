@@ -38,7 +38,7 @@ import { isSignedBy, isWithinValidity, parseCertificateDer, type ParsedCertifica
 import { certificateFacts, type CertificateFactsOf } from './certificates-facts.js';
 import type { ThingPrincipalService } from './certificates-principals.js';
 import type { CertificateService } from './certificates.js';
-import type { IdentityStore } from './store.js';
+import type { CertificateRecord, IdentityStore } from './store.js';
 
 /** What the authenticator attaches to a connection (ClientInfo.authContext). */
 export interface CertificateAuthContext {
@@ -86,14 +86,6 @@ const refuse = (reasonCode: number, reason: string): Refusal => ({ ok: false, re
 export function createAuthenticator(deps: AuthenticatorDeps): (req: AuthenticateRequest) => Promise<AuthenticateResult> {
   const log = deps.logger;
 
-  async function chainHolds(origin: string, caCertificateId: string | null, parsed: ParsedCertificate): Promise<boolean> {
-    if (origin === 'none') return true; // RegisterCertificateWithoutCA: the registration is the trust
-    if (origin === 'thingport') return isSignedBy(parsed.certificate, await deps.thingportCa());
-    const ca = caCertificateId === null ? null : deps.store.getCaCertificate(caCertificateId);
-    if (ca === null) return false; // the CA was deleted
-    return isSignedBy(parsed.certificate, deps.cas.parse(ca).certificate);
-  }
-
   async function unregistered(parsed: ParsedCertificate, req: AuthenticateRequest): Promise<Refusal> {
     const signer = await deps.cas.findSigner(parsed);
     if (signer === null || signer.record.status !== 'ACTIVE' || signer.record.autoRegistrationStatus !== 'ENABLE') {
@@ -120,18 +112,14 @@ export function createAuthenticator(deps: AuthenticatorDeps): (req: Authenticate
   }
 
   async function withCertificate(req: AuthenticateRequest, der: Uint8Array): Promise<AuthenticateResult> {
-    const parsed = parseCertificateDer(der);
-    if (parsed === null) return refuse(RC.BAD_USERNAME_OR_PASSWORD, 'client certificate cannot be parsed');
-    if (!isWithinValidity(parsed.certificate, deps.now())) return refuse(RC.BAD_USERNAME_OR_PASSWORD, 'client certificate is expired or not yet valid');
-    const rec = deps.store.getCertificate(parsed.certificateId);
-    if (rec === null) return unregistered(parsed, req);
-    if (!(await chainHolds(rec.origin, rec.caCertificateId, parsed))) {
-      return refuse(RC.BAD_USERNAME_OR_PASSWORD, "client certificate does not chain to Thingport's CA or to the registered CA it was registered with");
+    const checked = await checkCertificate(deps, der);
+    if (!checked.ok) {
+      if (checked.problem === 'unregistered') return unregistered(checked.parsed, req);
+      return refuse(checked.problem === 'inactive' ? RC.NOT_AUTHORIZED : RC.BAD_USERNAME_OR_PASSWORD, checked.reason);
     }
-    if (rec.status !== 'ACTIVE') return refuse(RC.NOT_AUTHORIZED, `client certificate is ${rec.status}`);
-    const id = rec.certificateId;
+    const id = checked.record.certificateId;
     const thingName = deps.principals.thingOf(id, req.clientId);
-    deps.rememberFacts(certificateFacts(parsed.certificate, id));
+    deps.rememberFacts(certificateFacts(checked.parsed.certificate, id));
     const authorize = deps.authorizeConnect;
     if (authorize !== null && !authorize({ clientId: req.clientId, principal: id, thingName, sourceIp: req.remoteAddress })) {
       return refuse(RC.NOT_AUTHORIZED, 'not authorized to connect (iot:Connect)');
@@ -154,6 +142,42 @@ export function createAuthenticator(deps: AuthenticatorDeps): (req: Authenticate
     if (deps.allowAnonymous || (deps.anonymousLoopback && isLoopback(req.remoteAddress))) return { ok: true, principal: null, thingName: null };
     return refuse(RC.NOT_AUTHORIZED, 'a registered client certificate is required (MQTT over TLS on the mqtts port)');
   };
+}
+
+/** What checkCertificate needs: the registered certificates and CAs, Thingport's CA, the clock. */
+export type CertificateCheckDeps = Pick<AuthenticatorDeps, 'store' | 'cas' | 'thingportCa' | 'now'>;
+
+/** A presented certificate that is accepted, or why not (`parsed` when it parsed). */
+export type CertificateCheck =
+  | { ok: true; parsed: ParsedCertificate; record: CertificateRecord }
+  | { ok: false; problem: 'unparseable' | 'expired'; reason: string }
+  | { ok: false; problem: 'unregistered' | 'untrusted' | 'inactive'; reason: string; parsed: ParsedCertificate };
+
+/**
+ * Is a presented client certificate (DER) accepted: it parses, is within its validity, is
+ * registered, still chains to what vouched for it (Thingport's CA, or the registered CA it was
+ * registered with; certificates registered without a CA chain to nothing) and is ACTIVE. Checked
+ * in that order, for MQTT (authenticate hook) and the HTTPS data plane alike.
+ */
+export async function checkCertificate(deps: CertificateCheckDeps, der: Uint8Array): Promise<CertificateCheck> {
+  const parsed = parseCertificateDer(der);
+  if (parsed === null) return { ok: false, problem: 'unparseable', reason: 'client certificate cannot be parsed' };
+  if (!isWithinValidity(parsed.certificate, deps.now())) return { ok: false, problem: 'expired', reason: 'client certificate is expired or not yet valid' };
+  const record = deps.store.getCertificate(parsed.certificateId);
+  if (record === null) return { ok: false, problem: 'unregistered', reason: 'client certificate is not registered', parsed };
+  if (!(await chainHolds(deps, record, parsed))) {
+    return { ok: false, problem: 'untrusted', reason: "client certificate does not chain to Thingport's CA or to the registered CA it was registered with", parsed };
+  }
+  if (record.status !== 'ACTIVE') return { ok: false, problem: 'inactive', reason: `client certificate is ${record.status}`, parsed };
+  return { ok: true, parsed, record };
+}
+
+async function chainHolds(deps: CertificateCheckDeps, record: CertificateRecord, parsed: ParsedCertificate): Promise<boolean> {
+  if (record.origin === 'none') return true; // RegisterCertificateWithoutCA: the registration is the trust
+  if (record.origin === 'thingport') return isSignedBy(parsed.certificate, await deps.thingportCa());
+  const ca = record.caCertificateId === null ? null : deps.store.getCaCertificate(record.caCertificateId);
+  if (ca === null) return false; // the CA was deleted
+  return isSignedBy(parsed.certificate, deps.cas.parse(ca).certificate);
 }
 
 /** The query part of an MQTT user name (`anything?k=v&...`, AWS's convention), or null. */

@@ -126,6 +126,7 @@ export function createSqliteAuthorizerStore(db: SqliteDatabase): AuthorizerStore
     settingSet: db.prepare('INSERT INTO identity_authorizer_settings VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value'),
     settingDelete: db.prepare('DELETE FROM identity_authorizer_settings WHERE key = ?'),
   };
+  let defaultName: string | null | undefined;
   return {
     getAuthorizer: (name) => {
       const r = q.get.get(name) as Row | undefined;
@@ -143,10 +144,15 @@ export function createSqliteAuthorizerStore(db: SqliteDatabase): AuthorizerStore
       ) as Row[];
       return { items: rows.slice(0, w.limit).map(recordOf), more: rows.length > w.limit };
     },
-    getDefaultAuthorizer: () => (q.settingGet.get(DEFAULT_KEY) as { value: string } | undefined)?.value ?? null,
+    // Read on every CONNECT without credentials: kept in memory (this store is its only writer).
+    getDefaultAuthorizer: () => {
+      if (defaultName === undefined) defaultName = (q.settingGet.get(DEFAULT_KEY) as { value: string } | undefined)?.value ?? null;
+      return defaultName;
+    },
     setDefaultAuthorizer: (name) => {
       if (name === null) q.settingDelete.run(DEFAULT_KEY);
       else q.settingSet.run(DEFAULT_KEY, name);
+      defaultName = name;
     },
   };
 }

@@ -2,7 +2,7 @@
  * identity: who may connect and do what — Thingport's root CA and server certificate, device
  * certificates and registered CAs, thing-principal bindings, mutual-TLS authentication of MQTT
  * clients, custom authorizers, SigV4-signed MQTT over WebSocket, IoT policies enforced on every
- * action, and the access keys of the HTTP API.
+ * action, the access keys of the HTTP API, and client certificates on the HTTPS data plane.
  */
 import { join } from 'node:path';
 import {
@@ -16,9 +16,10 @@ import {
   type Messaging,
   type SqliteDatabase,
 } from '../core/index.js';
-import type { AccessKeyLookup, AwsHandlers, IotOperations } from '../http/index.js';
+import type { AccessKeyLookup, AwsHandlers, CertificateAuthenticator, IotOperations } from '../http/index.js';
 import type { Logger } from '../lib/index.js';
 import { createAuthenticator } from './authenticate.js';
+import { createHttpCertificateAuthenticator } from './authenticate-http.js';
 import { createSigV4Authenticator, isAccessKeyAuthContext } from './authenticate-sigv4.js';
 import { createCustomAuthenticator, isCustomAuthContext } from './authorizers-connect.js';
 import { createAuthorizerHandlers } from './authorizers-http.js';
@@ -113,6 +114,12 @@ export interface Identity {
   iotHandlers: AwsHandlers<IotOperations>;
   /** Access key lookup for `createAwsRestRouter`'s `authenticate`. */
   accessKeys: AccessKeyLookup;
+  /**
+   * Client certificates of unsigned HTTPS requests, for `createAwsRestRouter`'s
+   * `authenticateCertificate` (the data plane): accepted like MQTT certificates, actions decided
+   * by the certificate's IoT policies (authenticate-http.ts).
+   */
+  authenticateHttpCertificate: CertificateAuthenticator;
   hooks: IdentityHooks;
   /** The services, for other capabilities, the CLI and tests. */
   certificates: CertificateService;
@@ -262,6 +269,17 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
     now,
   });
 
+  const authenticateHttpCertificate = createHttpCertificateAuthenticator({
+    store,
+    cas: caCertificates,
+    thingportCa: async () => (await rootCa()).certificate,
+    now,
+    principals: thingPrincipals,
+    authorize: (subject, action, resourceArn) => policies.authorize(subject, action, resourceArn),
+    rememberFacts: (f) => facts.set(f.certificateId, f),
+    onRefused: (reason, certificateId) => logger.debug({ reason, certificateId }, 'HTTPS client certificate refused'),
+  });
+
   const iotHandlers: AwsHandlers<IotOperations> = {
     ...policies.iotHandlers,
     ...createIdentityHandlers({ ctx, certificates, cas: caCertificates, principals: thingPrincipals, endpoints: deps.endpoints }),
@@ -273,6 +291,7 @@ export async function createIdentity(deps: IdentityDeps): Promise<Identity> {
   return {
     iotHandlers,
     accessKeys: accessKeyService.lookup,
+    authenticateHttpCertificate,
     hooks: {
       authenticate,
       authorizePublish: (client, message) => unrestricted(client) || authz.authorizePublish(client, message),

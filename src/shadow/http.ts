@@ -13,7 +13,8 @@ import type { ShadowService } from './service.js';
 /**
  * Decides an HTTP caller's shadow action (`iot:GetThingShadow`, `iot:UpdateThingShadow`,
  * `iot:DeleteThingShadow`, `iot:ListNamedShadowsForThing`) on a resource ARN. Absent: every
- * authenticated caller may (Thingport's access keys are administrators; it has no IAM).
+ * authenticated caller may (Thingport's access keys are administrators; it has no IAM). Callers
+ * authenticated by a client certificate are also decided by their policies (`ctx.authorize`).
  */
 export type ShadowHttpAuthorizer = (ctx: AwsRequestContext, action: string, resourceArn: string) => boolean;
 
@@ -47,13 +48,16 @@ export interface ShadowHandlerDeps {
 /** The four shadow handlers for createAwsRestRouter with `iotDataModel`. */
 export function createShadowHandlers(deps: ShadowHandlerDeps): AwsHandlers<IotDataOperations> {
   const { service } = deps;
-  // Named shadows are their own resource: arn:…:thing/{thingName}/{shadowName} (AWS IoT policy resources).
+  // AWS IoT Core action resources (developerguide/iot-action-resources.html): Get/Update/Delete
+  // take `thing/{thingName}`, a named shadow `thing/{thingName}/{shadowName}`;
+  // iot:ListNamedShadowsForThing has no resource-level permission: its resource is `*`.
   const arn = (thingName: string, shadowName: string | undefined): string =>
     `arn:aws:iot:${deps.region}:${deps.accountId}:thing/${thingName}${shadowName === undefined ? '' : `/${shadowName}`}`;
+  const allowed = (ctx: AwsRequestContext, action: string, resource: string): boolean =>
+    (deps.authorize?.(ctx, action, resource) ?? true) && (ctx.authorize?.(action, resource) ?? true);
   const check = (ctx: AwsRequestContext, action: string, thingName: string, shadowName?: string): void => {
-    if (deps.authorize !== undefined && !deps.authorize(ctx, action, arn(thingName, shadowName))) {
-      throw new AwsServiceError('ForbiddenException', 'Forbidden', 403);
-    }
+    const resource = action === 'iot:ListNamedShadowsForThing' ? '*' : arn(thingName, shadowName);
+    if (!allowed(ctx, action, resource)) throw new AwsServiceError('ForbiddenException', 'Forbidden', 403);
   };
   const call = <T>(fn: () => T): T => {
     try {

@@ -67,7 +67,7 @@ export async function startShadowServer(opts: ShadowServerOptions = {}): Promise
     signingName: 'iotdata',
     region: REGION,
     authenticate: accessKeys,
-    handlers: { ...shadows.dataHandlers, ...createDataPlaneHandlers({ messaging: broker }) },
+    handlers: { ...shadows.dataHandlers, ...createDataPlaneHandlers({ messaging: broker, region: REGION, accountId: ACCOUNT }) },
     logger,
   });
   const closeWs = attachWebSocket(broker, app.server as HttpServer, '/mqtt', false);
