@@ -12,6 +12,7 @@ import { createIdentity, ensureAdminCredentials, ensureServerCertificates } from
 import { createRegistry } from './registry/index.js';
 import { createShadows } from './shadow/index.js';
 import { createDataPlaneHandlers } from './dataplane/index.js';
+import { createRules } from './rules/index.js';
 import { Broker, SqliteBrokerStore, attachWebSocket, listenMqtt, listenMqtts, type Listener } from './broker/index.js';
 import { createAwsRestRouter, createHttpApp, createMetrics, iotDataModel, iotModel, type AwsHandlers, type IotDataOperations, type IotOperations } from './http/index.js';
 
@@ -111,7 +112,30 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
     endpoints: () => listenerUrls,
     authorizers: config.authorizers,
   });
-  const iotHandlers: AwsHandlers<IotOperations> = { ...registry.iotHandlers, ...identity.iotHandlers };
+  const rules = createRules({
+    db,
+    messaging,
+    region: config.region,
+    accountId: config.accountId,
+    dataDir,
+    logger: logger.child({ mod: 'rules' }),
+    config: config.rules,
+    apiBaseUrl: () => ep.http ?? ep.https,
+    lookups: {
+      getThingShadow: (thing, shadow) => {
+        try {
+          return JSON.parse(shadows.service.get(thing, shadow, Buffer.from('{}'))) as unknown;
+        } catch {
+          return undefined; // no such shadow: Undefined in SQL
+        }
+      },
+      getRegistryData: (thing) => {
+        const t = registry.service.getThing(thing);
+        return t === null ? undefined : { thingName: t.thingName, thingTypeName: t.thingTypeName ?? undefined, attributes: t.attributes };
+      },
+    },
+  });
+  const iotHandlers: AwsHandlers<IotOperations> = { ...registry.iotHandlers, ...identity.iotHandlers, ...rules.iotHandlers };
   const accessKeys = identity.accessKeys;
   const shadows = createShadows({ db, messaging, region: config.region, accountId: config.accountId, logger: logger.child({ mod: 'shadow' }), accessKeys });
   const dataHandlers: AwsHandlers<IotDataOperations> = { ...shadows.dataHandlers, ...createDataPlaneHandlers({ messaging, region: config.region, accountId: config.accountId }) };
@@ -124,6 +148,7 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
   const broker = new Broker({ config: config.mqtt, logger: logger.child({ mod: 'broker' }), store, hooks });
   brokerRef = broker;
   shadows.start();
+  rules.start();
   // `withCertificates`: the HTTPS app, where the data plane also takes client certificates (AWS's 8443).
   const mountApi = (app: FastifyInstance, withCertificates = false): void => {
     createAwsRestRouter<IotOperations>(app, { service: iotModel, region: config.region, authenticate: accessKeys, handlers: iotHandlers, logger: logger.child({ mod: 'api' }) });
@@ -137,6 +162,7 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
       logger: logger.child({ mod: 'data-plane' }),
     });
     shadows.historyRoutes(app);
+    rules.routes(app, accessKeys);
   };
   const metrics = createMetrics(() => broker.stats);
   const startedAt = Date.now();
@@ -190,6 +216,7 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
     }
   } catch (err) {
     await stopAll();
+    rules.stop();
     await broker.close();
     shadows.stop();
     store.close();
@@ -211,6 +238,8 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
       logger.info({ reason }, 'shutting down');
       // The broker refuses new connections from here on and sends DISCONNECT 0x8B to MQTT 5 clients
       // (WebSocket ones included) before the listeners and HTTP servers close.
+      rules.stop();
+      await rules.idle();
       await broker.close();
       await stopAll();
       shadows.stop();

@@ -33,6 +33,8 @@ export interface BrokerOptions {
 }
 
 const NEVER = 0xffffffff;
+/** Basic Ingest topics: delivered to the rules engine only. */
+const BASIC_INGEST_PREFIX = '$aws/rules/';
 /** Reserved for events the platform publishes. */
 const EVENTS_PREFIX = '$aws/events/';
 
@@ -441,6 +443,12 @@ export class Broker implements Messaging {
   }
 
   private routeOne(msg: Message, client: ClientInfo | null): void {
+    // Basic Ingest: `$aws/rules/{rule}/...` goes to the rules engine (an in-process subscriber) only,
+    // never to subscribers or retained storage (AWS IoT developer guide, "Reducing messaging costs with Basic Ingest").
+    if (msg.topic.startsWith(BASIC_INGEST_PREFIX)) {
+      this.index.deliverInternal(msg, client);
+      return;
+    }
     if (msg.retain) this.setRetained(msg);
     this.index.deliverToSubscribers(msg);
     this.index.deliverInternal(msg, client);

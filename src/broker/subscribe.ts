@@ -70,6 +70,8 @@ function checkFilter(b: Broker, conn: Connection, filter: string, index: number)
   if (rc !== 0) return rc;
   if (!cfg.wildcardSubscriptions && hasWildcard(f)) return RC.WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED;
   if (!s.subscriptions.has(filter) && s.subscriptions.size >= cfg.maxSubscriptionsPerConnection) return RC.QUOTA_EXCEEDED; // AWS: 50
+  // Basic Ingest topics have no subscribers (they go straight to the rules engine).
+  if (f.startsWith('$aws/rules/')) return RC.NOT_AUTHORIZED;
   const authz = b.hooks.authorizeSubscribe;
   if (authz !== undefined && !authz(conn.info!, filter)) return RC.NOT_AUTHORIZED;
   return 0;

@@ -83,6 +83,25 @@ export const authorizersConfigSchema = z.object({
   minTtlSeconds: z.number().int().min(1).max(86_400).default(300),
 });
 
+
+/** The rules engine's slice (src/rules reads it as RulesConfig). */
+export const rulesConfigSchema = z.object({
+  /** `lambda` action targets: function ARN, or the function name inside it, -> a local ES module. */
+  functions: z.record(z.string().min(1), z.object({ module: z.string().min(1) }).strict()).default({}),
+  /** One lambda invocation's limit (AWS Lambda's default timeout is 3 s). */
+  functionTimeoutMs: z.number().int().min(1).max(900_000).default(3_000),
+  /** Heap cap of a lambda worker, MB. */
+  functionMemoryMb: z.number().int().min(16).max(4096).default(128),
+  /** Key attributes of local tables written by dynamoDBv2 (default: hash key `id`). */
+  tables: z.record(z.string().min(1), z.object({ hashKey: z.string().min(1), rangeKey: z.string().min(1).optional() }).strict()).default({}),
+  /** http action: attempts per message (first try included) and the backoff before the 2nd, doubling. */
+  httpAttempts: z.number().int().min(1).max(10).default(3),
+  httpBackoffMs: z.number().int().min(0).max(60_000).default(200),
+  httpTimeoutMs: z.number().int().min(100).max(60_000).default(3_000),
+  /** Messages waiting for evaluation; beyond it they are dropped and counted. */
+  maxQueue: z.number().int().min(1).max(10_000_000).default(100_000),
+});
+
 export const configSchema = z.object({
   /** Where the SQLite database, CA, keys and endpoints.json live. */
   dataDir: z.string().min(1).default('./data'),
@@ -107,8 +126,11 @@ export const configSchema = z.object({
   mqtt: mqttConfigSchema.default({}),
   /** Custom authorizers (CreateAuthorizer): the functions they call and their limits. */
   authorizers: authorizersConfigSchema.default({}),
+  /** Rules engine: local functions for `lambda` actions, local tables, HTTP action retries, queue bound. */
+  rules: rulesConfigSchema.default({}),
 });
 
 export type ThingportConfig = z.infer<typeof configSchema>;
 export type MqttConfig = z.infer<typeof mqttConfigSchema>;
 export type AuthorizersConfig = z.infer<typeof authorizersConfigSchema>;
+export type RulesConfig = z.infer<typeof rulesConfigSchema>;

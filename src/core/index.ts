@@ -4,8 +4,8 @@
  */
 export { loadConfig } from './config.js';
 export type { LoadConfigInput, LoadConfigResult } from './config.js';
-export { authorizersConfigSchema, configSchema, mqttConfigSchema } from './config-schema.js';
-export type { AuthorizersConfig, ThingportConfig, MqttConfig } from './config-schema.js';
+export { authorizersConfigSchema, configSchema, mqttConfigSchema, rulesConfigSchema } from './config-schema.js';
+export type { AuthorizersConfig, ThingportConfig, MqttConfig, RulesConfig } from './config-schema.js';
 export { DROP_REASONS, createBrokerStats } from './broker-stats.js';
 export type { BrokerStats, DropReason } from './broker-stats.js';
 export { arn, parseArn } from './arn.js';

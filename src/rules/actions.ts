@@ -1,0 +1,238 @@
+/**
+ * Rule actions, compiled once when a rule is created or replaced: substitution templates are
+ * compiled, targets checked (function configured, destination known), and each action becomes a
+ * `run(invocation)` that resolves or throws. An action Thingport does not support is an
+ * InvalidRequestException naming it.
+ */
+import type { Messaging, MessageProperties, QoS } from '../core/index.js';
+import type { Logger } from '../lib/index.js';
+import { compileCloudwatchLogsAction, compileCloudwatchMetricAction, compileS3Action, type CustomMetrics } from './actions-local.js';
+import { compileTemplate, SqlParseException, type SqlContext, type SqlLookups, type Template } from './sql/index.js';
+import type { Destinations } from './destinations.js';
+import { rulesErrors, RulesError } from './errors.js';
+import type { LocalFunctions } from './lambda.js';
+import type { RuleAction } from './model.js';
+import type { RulesStore } from './store.js';
+
+/** One message going through a rule's actions. */
+export interface Invocation {
+  /** The SELECT output: an Object, a SELECT VALUE value, or the payload bytes. */
+  output: unknown;
+  /** The original payload, parsed (templates read it, not the SELECT aliases). */
+  doc: unknown;
+  ctx: SqlContext;
+}
+
+export interface CompiledAction {
+  /** The Action member name (`republish`, `http`...). */
+  kind: string;
+  /** AWS's name in error-action payloads (`RepublishAction`...). */
+  failedAction: string;
+  /** What it writes to (topic, URL, table, function), for error payloads. */
+  failedResource: string;
+  run(inv: Invocation): Promise<void>;
+}
+
+export interface ActionDeps {
+  messaging: Pick<Messaging, 'publish'>;
+  store: RulesStore;
+  destinations: Destinations;
+  functions: LocalFunctions;
+  lookups: SqlLookups;
+  /** Key attributes of local tables for dynamoDBv2 (default hash key `id`). */
+  tables: Readonly<Record<string, { hashKey: string; rangeKey?: string }>>;
+  http: { attempts: number; backoffMs: number; timeoutMs: number };
+  /** Where the s3 action writes (`<dataDir>/s3`); null: s3 is not available. */
+  objectsDir: string | null;
+  logger: Logger;
+  /** Where cloudwatchMetric actions record. */
+  customMetrics: CustomMetrics;
+  fetch?: typeof fetch;
+}
+
+/** Actions of AWS's model that Thingport does not run yet. */
+const KNOWN_UNSUPPORTED = new Set([
+  'sns', 'sqs', 'kinesis', 'firehose', 'cloudwatchAlarm', 'elasticsearch', 'openSearch',
+  'salesforce', 'iotAnalytics', 'iotEvents', 'iotSiteWise', 'stepFunctions', 'timestream', 'kafka', 'location',
+]);
+
+/** The bytes an action sends: the payload bytes for binary output, else JSON. */
+export function outputBytes(output: unknown): Buffer {
+  return Buffer.isBuffer(output) ? output : Buffer.from(JSON.stringify(output));
+}
+
+function template(text: string, field: string, lookups: SqlLookups): Template {
+  try {
+    return compileTemplate(text, { lookups });
+  } catch (err) {
+    if (err instanceof SqlParseException) throw rulesErrors.sql(`${field}: ${err.message}`, err);
+    throw err;
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Compiles one Action; throws RulesError (InvalidRequest / SqlParse) for what cannot run. */
+export function compileAction(action: RuleAction, deps: ActionDeps, where: string): CompiledAction {
+  const present = Object.entries(action).filter(([, v]) => v !== undefined && v !== null);
+  if (present.length !== 1) throw rulesErrors.invalid(`${where} must set exactly one action type, found ${present.length}`);
+  const [kind, cfg] = present[0] as [string, Record<string, unknown>];
+  const L = deps.lookups;
+  switch (kind) {
+    case 'republish': {
+      const c = action.republish!;
+      // [republish rule action] a reserved topic is written with `$$` ("$$aws/things/...").
+      const topicText = c.topic.startsWith('$$') ? c.topic.slice(1) : c.topic;
+      const topic = template(topicText, `${where}.republish.topic`, L);
+      const qos = (c.qos ?? 0) as QoS;
+      if (qos !== 0 && qos !== 1) throw rulesErrors.invalid(`${where}.republish.qos must be 0 or 1`);
+      const h = c.headers;
+      const ct = h?.contentType === undefined ? null : template(h.contentType, 'contentType', L);
+      const rt = h?.responseTopic === undefined ? null : template(h.responseTopic, 'responseTopic', L);
+      const cd = h?.correlationData === undefined ? null : template(h.correlationData, 'correlationData', L);
+      const me = h?.messageExpiry === undefined ? null : template(h.messageExpiry, 'messageExpiry', L);
+      const ups = (h?.userProperties ?? []).map((u) => ({ key: template(u.key, 'userProperties.key', L), value: template(u.value, 'userProperties.value', L) }));
+      const pfi = h?.payloadFormatIndicator === undefined ? null : template(h.payloadFormatIndicator, 'payloadFormatIndicator', L);
+      return {
+        kind,
+        failedAction: 'RepublishAction',
+        failedResource: c.topic,
+        run: async ({ output, doc, ctx }) => {
+          const t = topic(doc, ctx);
+          if (t === '' || t.includes('+') || t.includes('#')) throw new Error(`cannot republish to topic '${t}'`);
+          let properties: MessageProperties | undefined;
+          if (h !== undefined) {
+            properties = {};
+            if (ct) properties.contentType = ct(doc, ctx);
+            if (rt) properties.responseTopic = rt(doc, ctx);
+            if (cd) properties.correlationData = Buffer.from(cd(doc, ctx), 'base64');
+            if (pfi) properties.payloadFormatIndicator = pfi(doc, ctx) === 'UTF8_DATA';
+            if (ups.length > 0) {
+              const up: Record<string, string | string[]> = {};
+              for (const u of ups) {
+                const k = u.key(doc, ctx);
+                const v = u.value(doc, ctx);
+                const prev = up[k];
+                up[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+              }
+              properties.userProperties = up;
+            }
+          }
+          const expiry = me ? Number(me(doc, ctx)) : NaN;
+          await deps.messaging.publish({ topic: t, payload: outputBytes(output), qos, properties, ...(Number.isFinite(expiry) && expiry > 0 ? { messageExpiryInterval: expiry } : {}) });
+        },
+      };
+    }
+    case 'http': {
+      const c = action.http!;
+      const url = template(c.url, `${where}.http.url`, L);
+      const headers = (c.headers ?? []).map((x) => ({ key: x.key, value: template(x.value, `${where}.http.headers`, L) }));
+      if (c.auth?.sigv4 !== undefined) throw rulesErrors.invalid(`${where}.http.auth.sigv4 is not supported by Thingport`);
+      const confirmationUrl = c.confirmationUrl ?? c.url;
+      if (confirmationUrl.includes('${')) throw rulesErrors.invalid(`${where}.http.confirmationUrl cannot contain substitution templates; set confirmationUrl`);
+      if (!c.url.startsWith(confirmationUrl)) throw rulesErrors.invalid(`${where}.http.url must start with its confirmationUrl`);
+      // AWS creates the destination (and sends the confirmation) when a rule first names the URL.
+      if (deps.destinations.forUrl(confirmationUrl) === null) deps.destinations.create(confirmationUrl);
+      const f = deps.fetch ?? globalThis.fetch;
+      return {
+        kind,
+        failedAction: 'HttpAction',
+        failedResource: c.url,
+        run: async ({ output, doc, ctx }) => {
+          const target = url(doc, ctx);
+          const dest = deps.destinations.forUrl(target);
+          if (dest === null || dest.status !== 'ENABLED') throw new Error(`the topic rule destination for ${target} is not confirmed and enabled`);
+          const hdrs: Record<string, string> = { 'content-type': 'application/json' };
+          for (const x of headers) hdrs[x.key.toLowerCase()] = x.value(doc, ctx);
+          const body = outputBytes(output);
+          let last = '';
+          for (let attempt = 0; attempt < deps.http.attempts; attempt++) {
+            if (attempt > 0) await sleep(deps.http.backoffMs * 2 ** (attempt - 1));
+            try {
+              const res = await f(target, { method: 'POST', headers: hdrs, body, signal: AbortSignal.timeout(deps.http.timeoutMs) });
+              await res.arrayBuffer().catch(() => undefined);
+              if (res.ok) return;
+              last = `HTTP ${res.status}`;
+              // Client errors other than throttling are not retried.
+              if (res.status < 500 && res.status !== 429) break;
+            } catch (err) {
+              last = (err as Error).message;
+            }
+          }
+          throw new Error(`POST ${target} failed: ${last}`);
+        },
+      };
+    }
+    case 'lambda': {
+      const arn = action.lambda!.functionArn;
+      if (deps.functions.resolve(arn) === null) throw rulesErrors.invalid(`${where}.lambda.functionArn ${arn} is not a configured local function (rules.functions)`);
+      return {
+        kind,
+        failedAction: 'LambdaAction',
+        failedResource: arn,
+        run: async ({ output }) => {
+          const event = Buffer.isBuffer(output) ? output.toString('base64') : output;
+          await deps.functions.invoke(arn, event);
+        },
+      };
+    }
+    case 'dynamoDB': {
+      const c = action.dynamoDB!;
+      const table = template(c.tableName, 'tableName', L);
+      const hk = template(c.hashKeyValue, 'hashKeyValue', L);
+      const rk = c.rangeKeyValue === undefined ? null : template(c.rangeKeyValue, 'rangeKeyValue', L);
+      const op = c.operation === undefined ? null : template(c.operation, 'operation', L);
+      const payloadField = c.payloadField ?? 'payload';
+      return {
+        kind,
+        failedAction: 'DynamoAction',
+        failedResource: c.tableName,
+        run: async ({ output, doc, ctx }) => {
+          const o = op === null ? 'INSERT' : op(doc, ctx).toUpperCase();
+          if (o !== 'INSERT' && o !== 'UPDATE' && o !== '') throw new Error(`operation ${o} is not supported by Thingport tables`);
+          const h = hk(doc, ctx);
+          const r = rk === null ? '' : rk(doc, ctx);
+          const item: Record<string, unknown> = { [c.hashKeyField]: h };
+          if (c.rangeKeyField !== undefined) item[c.rangeKeyField] = r;
+          item[payloadField] = Buffer.isBuffer(output) ? output.toString('base64') : output;
+          deps.store.putItem(table(doc, ctx), h, r, item);
+        },
+      };
+    }
+    case 'dynamoDBv2': {
+      const table = template(action.dynamoDBv2!.putItem.tableName, 'putItem.tableName', L);
+      return {
+        kind,
+        failedAction: 'DynamoActionV2',
+        failedResource: action.dynamoDBv2!.putItem.tableName,
+        run: async ({ output, doc, ctx }) => {
+          if (output === null || typeof output !== 'object' || Array.isArray(output) || Buffer.isBuffer(output))
+            throw new Error('dynamoDBv2 needs the SQL to produce a JSON object');
+          const name = table(doc, ctx);
+          const keys = deps.tables[name] ?? { hashKey: 'id' };
+          const item = output as Record<string, unknown>;
+          const h = item[keys.hashKey];
+          if (h === undefined) throw new Error(`the item has no hash key attribute ${keys.hashKey} of table ${name}`);
+          const r = keys.rangeKey === undefined ? '' : item[keys.rangeKey];
+          if (r === undefined) throw new Error(`the item has no range key attribute ${keys.rangeKey} of table ${name}`);
+          deps.store.putItem(name, keyText(h), keyText(r), item);
+        },
+      };
+    }
+    case 's3':
+      return compileS3Action(action.s3!, deps.objectsDir, L, where);
+    case 'cloudwatchMetric':
+      return compileCloudwatchMetricAction(action.cloudwatchMetric!, deps.customMetrics, L);
+    case 'cloudwatchLogs':
+      return compileCloudwatchLogsAction(action.cloudwatchLogs!, deps.logger);
+    default:
+      if (KNOWN_UNSUPPORTED.has(kind)) throw new RulesError('rules.invalid_request', `${where}: the ${kind} action is not supported by Thingport yet`);
+      void cfg;
+      throw rulesErrors.invalid(`${where}: unknown action ${kind}`);
+  }
+}
+
+/** Local table keys are stored as text: strings as is, other values as JSON. */
+export function keyText(v: unknown): string {
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}

@@ -1,0 +1,127 @@
+/**
+ * rules: the AWS IoT rules engine — topic rules (SQL + actions) stored in SQLite, run on the
+ * broker's message stream, with topic rule destinations, local functions and local tables.
+ */
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Messaging, SqliteDatabase } from '../core/index.js';
+import type { AccessKeyLookup, AwsHandlers, IotOperations } from '../http/index.js';
+import type { Logger } from '../lib/index.js';
+import { keyText } from './actions.js';
+import { CustomMetrics, type CustomMetric } from './actions-local.js';
+import { rulesConfigSchema, type RulesConfig } from './config.js';
+import { Destinations } from './destinations.js';
+import type { RulesMetrics } from './engine.js';
+import { createRulesHandlers } from './http.js';
+import { createLocalFunctions } from './lambda.js';
+import { RulesService } from './service.js';
+import type { SqlLookups } from './sql/index.js';
+import { SqliteRulesStore } from './store-sqlite.js';
+import { registerLocalRoutes } from './local-routes.js';
+
+/** The service every adapter calls, and its error class. */
+export { RulesService } from './service.js';
+export { RulesError, RULES_ERROR_STATUS } from './errors.js';
+export type { RulesErrorCode } from './errors.js';
+/** Configuration slice: add `rules: rulesConfigSchema.default({})` to the config schema. */
+export { rulesConfigSchema } from './config.js';
+export type { RulesConfig } from './config.js';
+export type { RulesMetrics, RuleTrace } from './engine.js';
+export type { CustomMetric } from './actions-local.js';
+export type { StoredRule, StoredDestination, TopicRulePayload, RuleAction } from './model.js';
+export type { RulesStore } from './store.js';
+export type { RuleTestInput, RuleTestMessage, RuleTestResult } from './rule-test.js';
+export { SqliteRulesStore } from './store-sqlite.js';
+/** AWS IoT SQL: compile once, evaluate per message. */
+export { compileSql, compileTemplate, SqlParseException } from './sql/index.js';
+export type { CompiledSql, SqlContext, SqlLookups } from './sql/index.js';
+
+export interface RulesDeps {
+  db: SqliteDatabase;
+  /** The broker's in-process API: subscribe (rule FROM filters, `$aws/rules/#`) and publish (republish). */
+  messaging: Pick<Messaging, 'subscribe' | 'publish'>;
+  region: string;
+  accountId: string;
+  logger: Logger;
+  /** Validated config slice; defaults when absent. */
+  config?: Partial<RulesConfig>;
+  /** Base URL of the HTTP API for destination confirmation messages' enableUrl (null when not listening). */
+  apiBaseUrl?: () => string | null;
+  /** get_thing_shadow / get_registry_data; without them those SQL functions are SqlParseException. */
+  lookups?: Pick<SqlLookups, 'getThingShadow' | 'getRegistryData'>;
+  /** The data directory: the s3 action writes objects under `<dataDir>/s3`. Without it s3 is unavailable. */
+  dataDir?: string;
+  fetch?: typeof fetch;
+  now?: () => number;
+}
+
+export interface Rules {
+  service: RulesService;
+  /** CreateTopicRule ... DisableTopicRule and the topic rule destination operations. */
+  iotHandlers: AwsHandlers<IotOperations>;
+  /** Registers `GET /thingport/tables/{table}/items`, `POST /rules/{ruleName}/test` and `GET /rules/{ruleName}/traces` on an HTTP app. */
+  routes(app: FastifyInstance, authenticate: AccessKeyLookup): void;
+  /** Counters for /metrics, plus what cloudwatchMetric actions recorded (`custom`). */
+  metrics(): RulesMetrics & { custom: CustomMetric[] };
+  /** Subscribes and runs the stored enabled rules; call once the broker exists. */
+  start(): void;
+  stop(): void;
+  /** Resolves when no message is waiting or running (tests, graceful shutdown). */
+  idle(): Promise<void>;
+}
+
+/**
+ * Builds the rules engine on the shared database. Wire `iotHandlers` into the IoT router, call
+ * `routes(app, accessKeys)` per HTTP app, `start()` after the broker is created, `stop()` on shutdown.
+ */
+export function createRules(deps: RulesDeps): Rules {
+  const config = rulesConfigSchema.parse(deps.config ?? {});
+  const logger = deps.logger;
+  const store = new SqliteRulesStore(deps.db);
+  const destinations = new Destinations({
+    store,
+    region: deps.region,
+    accountId: deps.accountId,
+    logger,
+    apiBaseUrl: deps.apiBaseUrl ?? (() => null),
+    ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  const lookups: SqlLookups = {
+    ...deps.lookups,
+    getDynamoDb: (table, keyName, keyValue, _sortName, sortValue) => {
+      void keyName;
+      return store.getItem(table, keyText(keyValue), sortValue === undefined ? '' : keyText(sortValue)) ?? undefined;
+    },
+  };
+  const customMetrics = new CustomMetrics();
+  const service = new RulesService({
+    store,
+    messaging: deps.messaging,
+    destinations,
+    actionDeps: {
+      functions: createLocalFunctions(config.functions, { timeoutMs: config.functionTimeoutMs, memoryMb: config.functionMemoryMb }),
+      lookups,
+      tables: config.tables,
+      http: { attempts: config.httpAttempts, backoffMs: config.httpBackoffMs, timeoutMs: config.httpTimeoutMs },
+      objectsDir: deps.dataDir === undefined ? null : join(deps.dataDir, 's3'),
+      customMetrics,
+      logger,
+      ...(deps.fetch ? { fetch: deps.fetch } : {}),
+    },
+    region: deps.region,
+    accountId: deps.accountId,
+    logger,
+    maxQueue: config.maxQueue,
+    ...(deps.now ? { now: deps.now } : {}),
+  });
+  return {
+    service,
+    iotHandlers: createRulesHandlers(service, destinations),
+    routes: (app, authenticate) => registerLocalRoutes(app, { store, test: (name, input) => service.testRule(name, input), traces: (name) => service.traces(name), authenticate, region: deps.region, logger }),
+    metrics: () => ({ ...service.engine.metrics(), custom: customMetrics.list() }),
+    start: () => service.start(),
+    stop: () => service.stop(),
+    idle: () => service.engine.idle(),
+  };
+}

@@ -1,0 +1,68 @@
+/**
+ * The `lambda` action's stand-in: configuration maps a function ARN (or the function name inside
+ * it) to a local ES module whose default (or `handler`) export is `async (event) => result`. Each
+ * invocation runs in its own worker thread with a timeout and a heap cap, so a module that loops
+ * or leaks cannot stall the broker. Nothing but configured modules can run.
+ */
+import { resolve as resolvePath } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
+
+export interface FunctionConfig {
+  module: string;
+}
+
+export interface LocalFunctions {
+  /** The configured function of an ARN or name, or null. */
+  resolve(functionArn: string): FunctionConfig | null;
+  invoke(functionArn: string, event: unknown): Promise<unknown>;
+}
+
+const LAMBDA_ARN = /^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)(?::[^:]+)?$/;
+
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+(async () => {
+  try {
+    const m = await import(workerData.url);
+    const fn = typeof m.default === 'function' ? m.default : typeof m.handler === 'function' ? m.handler : null;
+    if (fn === null) throw new Error('the module exports neither a default function nor a handler function');
+    const result = await fn(workerData.event);
+    parentPort.postMessage({ ok: true, result: result === undefined ? null : JSON.parse(JSON.stringify(result)) });
+  } catch (err) {
+    parentPort.postMessage({ ok: false, error: (err && err.message) || String(err) });
+  }
+})();
+`;
+
+export function createLocalFunctions(functions: Readonly<Record<string, FunctionConfig>>, opts: { timeoutMs: number; memoryMb: number }): LocalFunctions {
+  const resolve = (arn: string): FunctionConfig | null => {
+    const direct = functions[arn];
+    if (direct !== undefined) return direct;
+    const m = LAMBDA_ARN.exec(arn);
+    return m === null ? null : (functions[m[1]!] ?? null);
+  };
+  return {
+    resolve,
+    invoke(arn, event) {
+      const cfg = resolve(arn);
+      if (cfg === null) return Promise.reject(new Error(`function ${arn} is not configured (rules.functions)`));
+      const url = pathToFileURL(resolvePath(cfg.module)).href;
+      return new Promise((res, rej) => {
+        const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { url, event }, resourceLimits: { maxOldGenerationSizeMb: opts.memoryMb } });
+        let settled = false;
+        const done = (f: () => void): void => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          void w.terminate();
+          f();
+        };
+        const timer = setTimeout(() => done(() => rej(new Error(`function ${arn} timed out after ${opts.timeoutMs} ms`))), opts.timeoutMs);
+        w.once('message', (m: { ok: boolean; result?: unknown; error?: string }) => done(() => (m.ok ? res(m.result) : rej(new Error(m.error)))));
+        w.once('error', (err) => done(() => rej(err)));
+        w.once('exit', (code) => done(() => rej(new Error(`function ${arn} exited with code ${code}`))));
+      });
+    },
+  };
+}

@@ -1,0 +1,95 @@
+/**
+ * Thingport's own HTTP routes of the rules engine (beyond AWS), SigV4-signed like the IoT API:
+ *  - `GET /thingport/tables/{table}/items[?hashKey=&rangeKey=&limit=]` reads the local tables the
+ *    dynamoDB / dynamoDBv2 actions write;
+ *  - `POST /rules/{ruleName}/test` evaluates a rule (or ad-hoc `sql`) against given messages and
+ *    reports the output and the actions that would fire, without firing them;
+ *  - `GET /rules/{ruleName}/traces` lists the rule's recent per-message traces.
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { AwsServiceError, parseSigV4, verifySigV4, type AccessKeyLookup } from '../http/index.js';
+import type { Logger } from '../lib/index.js';
+import { RulesError } from './errors.js';
+import type { RuleTestInput, RuleTestResult } from './rule-test.js';
+import type { RulesStore } from './store.js';
+
+function rawPairs(raw: string[]): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < raw.length; i += 2) out.push([raw[i]!, raw[i + 1]!]);
+  return out;
+}
+
+const ERROR_TYPES: Record<string, string> = { 'rules.sql_parse': 'SqlParseException', 'rules.unauthorized': 'UnauthorizedException', 'rules.invalid_request': 'InvalidRequestException' };
+
+export interface LocalRoutesOptions {
+  store: RulesStore;
+  test: (name: string, input: RuleTestInput) => RuleTestResult[];
+  traces: (name: string) => unknown[];
+  authenticate: AccessKeyLookup;
+  region: string;
+  logger: Logger;
+}
+
+export function registerLocalRoutes(root: FastifyInstance, opts: LocalRoutesOptions): void {
+  // An encapsulated scope that keeps every body as raw bytes: they are what SigV4 signs.
+  root.register(async (app) => {
+    app.removeAllContentTypeParsers();
+    app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 1024 * 1024 }, (_req, body, done) => done(null, body));
+    routes(app, opts);
+  });
+}
+
+function routes(app: FastifyInstance, opts: LocalRoutesOptions): void {
+  const handle = (run: (request: FastifyRequest, body: Uint8Array) => unknown) => async (request: FastifyRequest, reply: FastifyReply) => {
+    try {
+      const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      const sreq = { method: request.method, url: request.url, headers: rawPairs(request.raw.rawHeaders), body: new Uint8Array(body) };
+      const claim = parseSigV4(sreq);
+      const key = await opts.authenticate(claim.accessKeyId);
+      if (key === null) throw new AwsServiceError('UnrecognizedClientException', 'The security token included in the request is invalid.', 403);
+      verifySigV4(sreq, claim, { secretAccessKey: key.secretAccessKey, region: opts.region, services: ['iot'], now: Date.now() });
+      return reply.code(200).type('application/json').send(JSON.stringify(run(request, body)));
+    } catch (err) {
+      const e =
+        err instanceof AwsServiceError
+          ? err
+          : err instanceof RulesError
+            ? new AwsServiceError(ERROR_TYPES[err.code] ?? 'InvalidRequestException', err.message, err.status)
+            : new AwsServiceError('InternalFailureException', 'Internal service failure', 500);
+      if (e.status === 500) opts.logger.error({ err }, 'rules request failed');
+      return reply.code(e.status ?? 400).header('x-amzn-ErrorType', e.name).type('application/json').send(JSON.stringify({ __type: e.name, message: e.message }));
+    }
+  };
+
+  app.get(
+    '/thingport/tables/:table/items',
+    handle((request) => {
+      const table = (request.params as { table: string }).table;
+      const q = request.query as { hashKey?: string; rangeKey?: string; limit?: string };
+      if (q.hashKey !== undefined) {
+        const item = opts.store.getItem(table, q.hashKey, q.rangeKey ?? '');
+        return { items: item === null ? [] : [item] };
+      }
+      const limit = Math.min(1000, Math.max(1, Number(q.limit ?? 100) || 100));
+      return { items: opts.store.listItems(table, limit) };
+    }),
+  );
+
+  app.get(
+    '/rules/:ruleName/traces',
+    handle((request) => ({ traces: opts.traces((request.params as { ruleName: string }).ruleName) })),
+  );
+
+  app.post(
+    '/rules/:ruleName/test',
+    handle((request, body) => {
+      let input: RuleTestInput;
+      try {
+        input = JSON.parse(Buffer.from(body).toString('utf8')) as RuleTestInput;
+      } catch {
+        throw new AwsServiceError('InvalidRequestException', 'the body must be JSON: { sql?, actions?, messages: [{ topic, payload }] }', 400);
+      }
+      return { results: opts.test((request.params as { ruleName: string }).ruleName, input) };
+    }),
+  );
+}

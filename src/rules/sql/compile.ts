@@ -1,0 +1,399 @@
+/**
+ * Compiles a parsed statement into closures once, at rule creation; evaluating a message walks no
+ * tree and parses nothing but the payload. Unknown functions, wrong argument counts and bad topic
+ * filters are SqlParseException here, never a silent Undefined at run time.
+ */
+import type { Expr, Query, SelectItem } from './ast.js';
+import type { SqlContext, SqlFunction, SqlLookups } from './context.js';
+import { SqlParseException, positionOf } from './errors.js';
+import { MATH_FUNCTIONS } from './functions-math.js';
+import { MISC_FUNCTIONS } from './functions-misc.js';
+import { STRING_FUNCTIONS } from './functions-string.js';
+import { parseSql } from './parser.js';
+import { topicFilterProblem } from './topic-filter.js';
+import { arithmetic, cast, compare, equals, stringify, toBoolean } from './values.js';
+
+/** Where an expression is evaluated: the current document, and for nested queries the element alias and outer scope. */
+export interface Env {
+  doc: unknown;
+  ctx: SqlContext;
+  alias: string | null;
+  aliasValue: unknown;
+  outer: Env | null;
+}
+type Fn = (env: Env) => unknown;
+
+export const SQL_VERSIONS = ['2015-10-08', '2016-03-23', 'beta'] as const;
+export const DEFAULT_SQL_VERSION = '2015-10-08';
+
+/** Functions of AWS's list that Thingport does not offer (they need AWS-only services). */
+const UNSUPPORTED = new Set(['aws_lambda', 'get_secret', 'machinelearning_predict', 'md2', 'transform']);
+
+export interface CompileOptions {
+  sqlVersion?: string;
+  lookups?: SqlLookups;
+}
+
+export interface CompiledSql {
+  readonly topicFilter: string;
+  readonly sqlVersion: string;
+  /** The rule's output for one message (an Object, a SELECT VALUE value, or the payload Buffer), or undefined when WHERE drops it. */
+  evaluate(ctx: SqlContext): unknown;
+  /** The same, for a payload the caller already parsed with `parsePayload` (one JSON.parse per message). */
+  evaluateParsed(ctx: SqlContext, doc: unknown): unknown;
+  /** The payload as the SQL sees it: parsed JSON, or undefined for a non-JSON payload. */
+  readonly parsePayload: (payload: Buffer) => unknown;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !Buffer.isBuffer(v);
+}
+
+/** JSON payloads parse to their value; anything else (binary, invalid JSON) is undefined and `*` is the bytes. */
+export function parsePayload(payload: Buffer): unknown {
+  if (payload.length === 0) return undefined;
+  try {
+    return JSON.parse(payload.toString('utf8')) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+class Compiler {
+  private readonly functions: Record<string, SqlFunction>;
+  constructor(
+    private readonly sql: string,
+    lookups: SqlLookups,
+  ) {
+    this.functions = { ...MATH_FUNCTIONS, ...STRING_FUNCTIONS, ...MISC_FUNCTIONS, ...lookupFunctions(lookups) };
+  }
+
+  fail(msg: string, pos: number): never {
+    const p = positionOf(this.sql, pos);
+    throw new SqlParseException(msg, p.line, p.column);
+  }
+
+  expr(e: Expr, inCall = false): Fn {
+    switch (e.type) {
+      case 'literal': {
+        const v = e.value;
+        return () => v;
+      }
+      case 'ident': {
+        const name = e.name;
+        return (env) => {
+          for (let s: Env | null = env; s !== null; s = s.outer) {
+            if (s.alias === name) return s.aliasValue;
+            const d = s.doc;
+            if (isObject(d) && Object.hasOwn(d, name)) return d[name];
+          }
+          return undefined;
+        };
+      }
+      case 'star':
+        // `*` is the whole input; as a function argument (encode(*, 'base64')) the payload bytes.
+        return inCall ? (env) => (env.outer === null ? env.ctx.payload : env.doc) : (env) => (env.outer === null && env.doc === undefined ? env.ctx.payload : env.doc);
+      case 'member': {
+        const obj = this.expr(e.object);
+        const name = e.name;
+        return (env) => {
+          const o = obj(env);
+          return isObject(o) && Object.hasOwn(o, name) ? o[name] : undefined;
+        };
+      }
+      case 'index': {
+        const obj = this.expr(e.object);
+        const idx = this.expr(e.index);
+        return (env) => {
+          const o = obj(env);
+          const i = idx(env);
+          if (Array.isArray(o)) return typeof i === 'number' && Number.isInteger(i) ? o[i < 0 ? o.length + i : i] : undefined;
+          if (isObject(o) && typeof i === 'string') return Object.hasOwn(o, i) ? o[i] : undefined;
+          return undefined;
+        };
+      }
+      case 'unary': {
+        const a = this.expr(e.operand);
+        if (e.op === 'NOT')
+          return (env) => {
+            const b = toBoolean(a(env));
+            return b === undefined ? undefined : !b;
+          };
+        return (env) => arithmetic('-', 0, a(env));
+      }
+      case 'binary':
+        return this.binary(e);
+      case 'call':
+        return this.call(e);
+      case 'cast': {
+        const a = this.expr(e.operand);
+        const to = e.to.toLowerCase();
+        if (!['int', 'decimal', 'bool', 'boolean', 'string'].includes(to)) this.fail(`cannot cast to ${e.to}; use Int, Decimal, Boolean or String`, e.pos);
+        return (env) => cast(a(env), to);
+      }
+      case 'case': {
+        const subject = e.subject === null ? null : this.expr(e.subject);
+        const whens = e.whens.map((w) => ({ when: this.expr(w.when), then: this.expr(w.then) }));
+        const otherwise = e.otherwise === null ? null : this.expr(e.otherwise);
+        return (env) => {
+          const s = subject === null ? undefined : subject(env);
+          for (const w of whens) {
+            const v = w.when(env);
+            if (subject === null ? toBoolean(v) === true : equals(s, v) === true) return w.then(env);
+          }
+          return otherwise === null ? undefined : otherwise(env);
+        };
+      }
+      case 'array': {
+        const items = e.items.map((i) => this.expr(i));
+        // An Undefined element is left out, as an Undefined key is left out of an object.
+        return (env) => {
+          const out: unknown[] = [];
+          for (const f of items) {
+            const v = f(env);
+            if (v !== undefined) out.push(v);
+          }
+          return out;
+        };
+      }
+      case 'object': {
+        const entries = e.entries.map((x) => ({ key: x.key, value: this.expr(x.value) }));
+        return (env) => {
+          const out: Record<string, unknown> = {};
+          for (const x of entries) {
+            const v = x.value(env);
+            if (v !== undefined) out[x.key] = v;
+          }
+          return out;
+        };
+      }
+      case 'subquery':
+        return this.subquery(e.query);
+    }
+  }
+
+  binary(e: Extract<Expr, { type: 'binary' }>): Fn {
+    const l = this.expr(e.left);
+    const r = this.expr(e.right);
+    switch (e.op) {
+      case 'AND':
+        return (env) => {
+          const a = toBoolean(l(env));
+          const b = toBoolean(r(env));
+          return a === undefined || b === undefined ? undefined : a && b;
+        };
+      case 'OR':
+        return (env) => {
+          const a = toBoolean(l(env));
+          const b = toBoolean(r(env));
+          return a === undefined || b === undefined ? undefined : a || b;
+        };
+      case '=':
+        return (env) => equals(l(env), r(env));
+      case '<>':
+        return (env) => {
+          const v = equals(l(env), r(env));
+          return v === undefined ? undefined : !v;
+        };
+      case '<':
+        return (env) => { const c = compare(l(env), r(env)); return c === undefined ? undefined : c < 0; };
+      case '<=':
+        return (env) => { const c = compare(l(env), r(env)); return c === undefined ? undefined : c <= 0; };
+      case '>':
+        return (env) => { const c = compare(l(env), r(env)); return c === undefined ? undefined : c > 0; };
+      case '>=':
+        return (env) => { const c = compare(l(env), r(env)); return c === undefined ? undefined : c >= 0; };
+      case 'IN':
+        return (env) => {
+          const a = l(env);
+          const b = r(env);
+          if (a === undefined || !Array.isArray(b)) return undefined;
+          return b.some((x) => equals(a, x) === true);
+        };
+      case 'CONTAINS':
+        return (env) => {
+          const a = l(env);
+          const b = r(env);
+          if (Array.isArray(a)) return b === undefined ? undefined : a.some((x) => equals(x, b) === true);
+          if (typeof a === 'string' && typeof b === 'string') return a.includes(b);
+          return undefined;
+        };
+      case '||':
+        return (env) => {
+          const a = l(env);
+          const b = r(env);
+          if (a === undefined || b === undefined) return undefined;
+          return `${stringify(a)}${stringify(b)}`;
+        };
+      case '+':
+        return (env) => {
+          const a = l(env);
+          const b = r(env);
+          // String + String concatenates unless both are numbers in text.
+          if (typeof a === 'string' && typeof b === 'string') {
+            const n = arithmetic('+', a, b);
+            return n === undefined ? a + b : n;
+          }
+          return arithmetic('+', a, b);
+        };
+      default: {
+        const op = e.op;
+        // A Decimal literal (`7.0`) keeps the division Decimal even when its value is integral.
+        const decimal = (x: Expr): boolean => x.type === 'literal' && x.decimal === true;
+        if (op === '/' && (decimal(e.left) || decimal(e.right)))
+          return (env) => {
+            const v = arithmetic('*', l(env), 1);
+            const d = arithmetic('*', r(env), 1);
+            return typeof v === 'number' && typeof d === 'number' && d !== 0 ? v / d : undefined;
+          };
+        return (env) => arithmetic(op, l(env), r(env));
+      }
+    }
+  }
+
+  call(e: Extract<Expr, { type: 'call' }>): Fn {
+    const name = e.name.toLowerCase();
+    if (UNSUPPORTED.has(name)) this.fail(`function ${e.name}() is not supported by Thingport (see docs/rules.md)`, e.pos);
+    const def = this.functions[name];
+    if (def === undefined) this.fail(`unknown function ${e.name}()`, e.pos);
+    if (e.args.length < def!.min || e.args.length > def!.max)
+      this.fail(`${e.name}() takes ${def!.min === def!.max ? def!.min : `${def!.min} to ${def!.max}`} arguments, got ${e.args.length}`, e.pos);
+    if (name === 'decode' && e.args[1]?.type === 'literal' && String(e.args[1].value).toLowerCase() !== 'base64')
+      this.fail(`decode() scheme '${String(e.args[1].value)}' is not supported; use 'base64'`, e.args[1].pos);
+    const args = e.args.map((a) => this.expr(a, true));
+    const fn = def!.fn;
+    if (args.length === 0) return (env) => fn([], env.ctx);
+    if (args.length === 1) {
+      const a0 = args[0]!;
+      return (env) => fn([a0(env)], env.ctx);
+    }
+    return (env) => fn(args.map((a) => a(env)), env.ctx);
+  }
+
+  subquery(q: Query): Fn {
+    if (!('expr' in q.from)) return this.fail('a nested query selects FROM an expression', 0);
+    const from = this.expr(q.from.expr);
+    const alias = q.from.alias;
+    const where = q.where === null ? null : this.expr(q.where);
+    const project = this.projection(q);
+    return (env) => {
+      const src = from(env);
+      if (!Array.isArray(src)) return undefined;
+      const out: unknown[] = [];
+      for (const el of src) {
+        const inner: Env = { doc: el, ctx: env.ctx, alias, aliasValue: el, outer: env };
+        if (where !== null && toBoolean(where(inner)) !== true) continue;
+        const v = project(inner);
+        if (v !== undefined) out.push(v);
+      }
+      return out;
+    };
+  }
+
+  /** The SELECT list as one function: an Object of the items (Undefined keys dropped), or the VALUE. */
+  projection(q: Query): Fn {
+    if (q.value) return this.expr(q.items[0]!.expr);
+    const items = q.items.map((item, i) => ({ key: item.star ? null : keyOf(item, i), star: item.star, fn: this.expr(item.expr) }));
+    if (items.length === 1 && items[0]!.star && q.items[0]!.expr.type === 'star') {
+      // SELECT * passes the input through: the parsed JSON, or the bytes of a binary payload.
+      return (env) => (env.outer === null && env.doc === undefined ? env.ctx.payload : env.doc);
+    }
+    return (env) => {
+      const out: Record<string, unknown> = {};
+      for (const it of items) {
+        const v = it.fn(env);
+        if (it.key === null) {
+          if (isObject(v)) Object.assign(out, v);
+        } else if (v !== undefined) out[it.key] = v;
+      }
+      return out;
+    };
+  }
+
+  top(q: Query): { topic: string; evaluate: (ctx: SqlContext, doc: unknown) => unknown } {
+    if (!('topic' in q.from)) return this.fail('FROM needs a topic filter', 0);
+    const problem = topicFilterProblem(q.from.topic);
+    if (problem !== null) this.fail(`invalid topic filter '${q.from.topic}': ${problem}`, q.from.pos);
+    const where = q.where === null ? null : this.expr(q.where);
+    const project = this.projection(q);
+    return {
+      topic: q.from.topic,
+      evaluate: (ctx, doc) => {
+        const env: Env = { doc, ctx, alias: null, aliasValue: undefined, outer: null };
+        // [AWS IoT SQL, WHERE clause] the actions run only when the condition evaluates to true.
+        if (where !== null && toBoolean(where(env)) !== true) return undefined;
+        return project(env);
+      },
+    };
+  }
+}
+
+/** The output key of a SELECT item without alias: the last name of a path, a function's name, else `_N`. */
+function keyOf(item: SelectItem, i: number): string {
+  if (item.alias !== null) return item.alias;
+  const e = item.expr;
+  if (e.type === 'ident') return e.name;
+  if (e.type === 'member') return e.name;
+  if (e.type === 'call') return e.name;
+  return `_${i + 1}`;
+}
+
+function lookupFunctions(l: SqlLookups): Record<string, SqlFunction> {
+  const out: Record<string, SqlFunction> = {};
+  const getDynamoDb = l.getDynamoDb;
+  if (getDynamoDb)
+    out['get_dynamodb'] = {
+      min: 3,
+      max: 6,
+      volatile: true,
+      fn: (a) => {
+        if (typeof a[0] !== 'string' || typeof a[1] !== 'string') return undefined;
+        // (table, key, value[, roleArn]) or (table, key, value, sortKey, sortValue[, roleArn])
+        return a.length >= 5 && typeof a[3] === 'string' ? getDynamoDb(a[0], a[1], a[2], a[3], a[4]) : getDynamoDb(a[0], a[1], a[2]);
+      },
+    };
+  const getThingShadow = l.getThingShadow;
+  if (getThingShadow)
+    out['get_thing_shadow'] = {
+      min: 2,
+      max: 3,
+      volatile: true,
+      fn: (a) => (typeof a[0] !== 'string' ? undefined : getThingShadow(a[0], a.length === 3 && typeof a[1] === 'string' ? a[1] : null)),
+    };
+  const getRegistryData = l.getRegistryData;
+  if (getRegistryData) out['get_registry_data'] = { min: 1, max: 2, volatile: true, fn: (a) => (typeof a[0] === 'string' ? getRegistryData(a[0]) : undefined) };
+  return out;
+}
+
+/** Parses and compiles a rule's SQL; throws SqlParseException with line and column. */
+export function compileSql(sql: string, opts: CompileOptions = {}): CompiledSql {
+  const sqlVersion = opts.sqlVersion ?? DEFAULT_SQL_VERSION;
+  if (!(SQL_VERSIONS as readonly string[]).includes(sqlVersion))
+    throw new SqlParseException(`unknown awsIotSqlVersion '${sqlVersion}'; use ${SQL_VERSIONS.join(', ')}`, 1, 1);
+  const q = parseSql(sql);
+  const { topic, evaluate } = new Compiler(sql, opts.lookups ?? {}).top(q);
+  return {
+    topicFilter: topic,
+    sqlVersion,
+    parsePayload,
+    evaluate: (ctx) => evaluate(ctx, parsePayload(ctx.payload)),
+    evaluateParsed: evaluate,
+  };
+}
+
+/** Compiles one expression for substitution templates (`${expr}` in action fields). */
+export function compileExpression(text: string, opts: CompileOptions = {}): (doc: unknown, ctx: SqlContext) => unknown {
+  const wrapped = `SELECT VALUE ${text} FROM '#'`;
+  let f: Fn;
+  try {
+    f = new Compiler(wrapped, opts.lookups ?? {}).projection(parseSql(wrapped));
+  } catch (err) {
+    // Report positions within the expression, not within the wrapper statement.
+    if (err instanceof SqlParseException && err.line === 1) {
+      const column = Math.max(1, err.column - 'SELECT VALUE '.length);
+      throw new SqlParseException(err.message.replace(/ \(line \d+, column \d+\)$/, ''), 1, column);
+    }
+    throw err;
+  }
+  return (doc, ctx) => f({ doc, ctx, alias: null, aliasValue: undefined, outer: null });
+}
