@@ -10,22 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 /** What the server writes to `<data-dir>/endpoints.json` once listening (null = listener disabled). */
-export interface Endpoints {
-  mqtt: string | null;
-  mqtts: string | null;
-  http: string | null;
-  https: string | null;
-  ws: string | null;
-  wss: string | null;
-  caFile: string;
-  credentialsFile: string;
-  /** AWS config file with `[profile thingport]` (region, endpoint_url). */
-  configFile: string;
-  profile: string;
-  region: string;
-  accountId: string;
-  pid: number;
-}
+export type { Endpoints } from '../../src/main.js';
+import type { Endpoints } from '../../src/main.js';
 
 export interface StartOptions {
   /** Extra flags after the defaults (ephemeral ports on 127.0.0.1, log level warn). */
