@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { detectBrokers, startBroker, freePort, makeDataDir, removeDataDir, fdLimits, tail, snapshotThingport, ROOT } from './lib/brokers.mjs';
 import { selectVariants } from './lib/scenarios.mjs';
 import { memoryKb, machineBusySeconds } from './lib/proc.mjs';
-import { machineInfo, renderMarkdown, summarize } from './lib/report.mjs';
+import { machineInfo, renderMarkdown, summarize, gitState, timeLost } from './lib/report.mjs';
 
 const HELP = `usage: node bench/run.mjs [options]
   --scenario LIST   scenarios or variants, comma-separated (a,b,c,d,e,f,g or a-qos0, f-crash, ...); default all
@@ -26,6 +26,8 @@ const HELP = `usage: node bench/run.mjs [options]
   --duration S      measured seconds per timed run (default 6)
   --warmup S        warm-up seconds before measuring (default 1.5)
   --out DIR         where latest.md / latest.json go (default bench/results)
+  --update          re-run the selected scenarios and brokers and replace only their runs in the
+                    existing latest.json (e.g. one disturbed by other work), then re-render
   --render FILE     only re-render latest.md next to FILE from a saved latest.json
   --param K=V       override a generator parameter for every selected scenario (repeatable),
                     e.g. --param outstanding=200 --param window=20
@@ -54,6 +56,7 @@ function parseArgs(argv) {
     else if (a === '--no-wait-quiet') opts.waitQuiet = false;
     else if (a === '--retry-noisy') opts.retryNoisy = Number(val());
     else if (a === '--render') opts.render = path.resolve(val());
+    else if (a === '--update') opts.update = true;
     else if (a === '--param') {
       const [k, ...rest] = val().split('=');
       const v = rest.join('=');
@@ -203,7 +206,7 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (opts.render) {
     const saved = JSON.parse(readFileSync(opts.render, 'utf8'));
-    const md = renderMarkdown(saved, selectVariants(saved.options.scenario));
+    const md = renderMarkdown(saved, selectVariants(null).filter((v) => saved.records.some((r) => r.variant === v.key)));
     writeFileSync(path.join(path.dirname(opts.render), 'latest.md'), md);
     log(md);
     return;
@@ -213,6 +216,7 @@ async function main() {
   if (variants.length === 0) throw new Error(`no scenario matches ${opts.scenario}`);
   // One Thingport build for the whole benchmark, even if dist/ is rebuilt while it runs.
   const snapshot = opts.brokers.includes('thingport') ? snapshotThingport() : null;
+  const thingportGit = gitState(); // the build being snapshotted, not the tree at the end
   const all = detectBrokers(log, { thingportRoot: snapshot ?? ROOT });
   const unknown = opts.brokers.filter((b) => !all[b]);
   if (unknown.length) throw new Error(`unknown broker(s): ${unknown.join(', ')}`);
@@ -246,13 +250,28 @@ async function main() {
   }
 
   if (snapshot) removeDataDir(snapshot);
-  const machine = machineInfo(all);
-  const summary = summarize(variants, brokers, records, opts);
+  const machine = { ...machineInfo(all), thingportGit: opts.brokers.includes('thingport') ? thingportGit : null };
   const elapsedS = (Date.now() - started) / 1000;
-  const result = { date: new Date().toISOString(), elapsedS, options: { ...opts, out: undefined }, machine, brokers: brokers.map((b) => ({ name: b.name, version: b.version, missing: b.missing })), summary, records, discarded };
+  let result;
+  let shown = variants;
+  if (opts.update) {
+    // Replace the re-run (variant, broker) pairs in the saved results, keep everything else.
+    const prev = JSON.parse(readFileSync(path.join(opts.out, 'latest.json'), 'utf8'));
+    const keys = new Set(variants.map((v) => v.key));
+    const names = new Set(brokers.map((b) => b.name));
+    const keep = (r) => !(keys.has(r.variant) && names.has(r.broker));
+    const allRecords = [...prev.records.filter(keep), ...records];
+    const allDiscarded = [...(prev.discarded ?? []).filter(keep), ...discarded];
+    shown = selectVariants(null).filter((v) => allRecords.some((r) => r.variant === v.key));
+    const update = { date: new Date().toISOString(), elapsedS, variants: [...keys], brokers: [...names], thingportGit: machine.thingportGit };
+    result = { ...prev, summary: summarize(shown, prev.brokers, allRecords), records: allRecords, discarded: allDiscarded, updates: [...(prev.updates ?? []), update] };
+  } else {
+    const summary = summarize(variants, brokers, records, opts);
+    result = { date: new Date().toISOString(), elapsedS, time: timeLost(records, discarded), options: { ...opts, out: undefined }, machine, brokers: brokers.map((b) => ({ name: b.name, version: b.version, missing: b.missing })), summary, records, discarded };
+  }
   if (!existsSync(opts.out)) mkdirSync(opts.out, { recursive: true });
   writeFileSync(path.join(opts.out, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
-  const md = renderMarkdown(result, variants);
+  const md = renderMarkdown(result, shown);
   writeFileSync(path.join(opts.out, 'latest.md'), md);
   log(`\n${md}`);
   log(`wrote ${path.relative(process.cwd(), path.join(opts.out, 'latest.md'))} and latest.json in ${elapsedS.toFixed(0)} s`);

@@ -8,7 +8,7 @@ import { ROOT } from './brokers.mjs';
 import os from 'node:os';
 
 /** The checkout's commit and whether src/ differs from it (read-only git calls). */
-function gitState() {
+export function gitState() {
   try {
     const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
     const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
@@ -213,13 +213,17 @@ export function renderMarkdown(result, variants) {
   out.push(`- **Mosquitto:** ${machine.mosquittoMissing ? `MISSING: ${machine.mosquittoMissing}` : `${machine.mosquitto} (Debian package), own config per run: anonymous, \`persistence false\`, \`max_queued_messages 0\` (f: \`persistence true\`, \`autosave_interval 1\`)`}`);
   out.push(`- **Aedes:** ${machine.aedesMissing ? `MISSING: ${machine.aedesMissing}` : `${machine.aedes} with aedes-persistence ${machine.aedesPersistence} (in memory: nothing survives a restart)`}`);
   out.push(`- **Settings:** ${o.runs} run(s) per scenario and broker (crash check: ${o.crashRuns}), ${o.warmup} s warm-up + ${o.duration} s measured per timed run, a fresh broker and generator process per run, MQTT 3.1.1, 64-byte payloads, loopback TCP`);
-  const waited = [...result.records, ...(result.discarded ?? [])].reduce((a, r) => a + (r.waitedS ?? 0), 0);
-  const repeatedS = (result.discarded ?? []).reduce((a, r) => a + (r.wallMs ?? 0) / 1000, 0);
+  const { waitedS: waited, repeatedS } = result.time ?? timeLost(result.records, result.discarded);
   if (waited > 5 || repeatedS > 0) {
     out.push(`- **Time:** ${Math.round(result.elapsedS)} s in all, of which ${Math.round(waited)} s waiting for other processes to go quiet and ${Math.round(repeatedS)} s in disturbed runs that were repeated`);
   }
-  if (result.discarded?.length) {
-    out.push(`- **Repeated:** ${result.discarded.length} run(s) were disturbed by other processes (over ${NOISY_CPU}% of a core during the measured window) and run again; the discarded ones are in latest.json`);
+  for (const u of result.updates ?? []) {
+    const git = u.thingportGit ? ` (Thingport commit ${u.thingportGit.commit}${u.thingportGit.dirty ? ' with uncommitted changes in src/' : ''})` : '';
+    out.push(`- **Updated** ${u.date}: re-ran ${u.variants.join(', ')} for ${u.brokers.join(', ')} with \`--update\`${git}, in ${Math.round(u.elapsedS)} s`);
+  }
+  const repeatedRuns = result.time?.repeatedRuns ?? result.discarded?.length ?? 0;
+  if (repeatedRuns > 0) {
+    out.push(`- **Repeated:** ${repeatedRuns} run(s) were disturbed by other processes (over ${NOISY_CPU}% of a core during the measured window) and run again; the discarded ones are in latest.json`);
   }
   out.push('');
   out.push('Medians are over passing runs only; a run with a missing, duplicated (QoS 0) or misrouted message, or a broker crash, is FAILED and not averaged in.', '');
@@ -339,6 +343,15 @@ export function renderMarkdown(result, variants) {
     out.push('');
   }
   return `${out.join('\n')}\n`;
+}
+
+/** Seconds spent waiting for a quiet machine, and in disturbed runs that were repeated. */
+export function timeLost(records, discarded = []) {
+  return {
+    waitedS: [...records, ...discarded].reduce((a, r) => a + (r.waitedS ?? 0), 0),
+    repeatedS: discarded.reduce((a, r) => a + (r.wallMs ?? 0) / 1000, 0),
+    repeatedRuns: discarded.length,
+  };
 }
 
 /**
