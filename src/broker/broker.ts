@@ -479,7 +479,17 @@ export class Broker implements Messaging {
    * Hands one delivery to a session: QoS 0 goes out now or not at all; QoS 1/2 enters the in-flight
    * window or the bounded queue (stored when the session is persistent).
    */
-  deliver(s: Session, msg: Message, qos: QoS, retain: boolean, subIds: number[] | null, shared: string | null, onSettled: ((ok: boolean) => void) | null): boolean {
+  deliver(
+    s: Session,
+    msg: Message,
+    qos: QoS,
+    retain: boolean,
+    subIds: number[] | null,
+    shared: string | null,
+    onSettled: ((ok: boolean) => void) | null,
+    /** Retained messages replayed on SUBSCRIBE: already stored, so they may exceed the queue bound. */
+    replay = false,
+  ): boolean {
     const conn = s.conn;
     if (this.hooks.authorizeReceive !== undefined && conn !== null && conn.info !== null && !this.hooks.authorizeReceive(conn.info, msg)) {
       this.noteDrop('not_authorized', s.clientId, msg.topic);
@@ -498,7 +508,7 @@ export class Broker implements Messaging {
     }
     const online = conn !== null && conn.state === 'connected';
     const windowFree = online && s.inflight.size < Math.min(conn.clientReceiveMaximum, this.config.maxInflight) && s.queue.length === 0;
-    if (!windowFree && s.queue.length >= this.config.maxQueuedMessages) {
+    if (!windowFree && !replay && s.queue.length >= this.config.maxQueuedMessages) {
       this.noteDrop('queue_full', s.clientId, msg.topic);
       onSettled?.(false);
       return false;

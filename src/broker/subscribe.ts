@@ -94,7 +94,9 @@ function sendRetained(b: Broker, conn: Connection, sub: Subscription): void {
       return;
     }
     const qos = (m.qos < sub.qos ? m.qos : sub.qos) as QoS;
-    b.deliver(s, m, qos, true, subIds, null, null);
+    // Replayed through the in-flight window; the queue bound does not apply (every matching retained
+    // message must arrive, as a `#` subscriber over 10,000 retained topics expects).
+    b.deliver(s, m, qos, true, subIds, null, null, true);
   };
   if (exact) deliver(sub.topicFilter);
   else for (const topic of [...b.retained.keys()]) if (topicMatches(sub.topicFilter, topic)) deliver(topic);

@@ -189,3 +189,25 @@ describe('04 retain', () => {
     await probe.end();
   });
 });
+
+describe('04 retain: replay is not cut by the session queue bound', () => {
+  let tp: Thingport;
+  before(async () => {
+    tp = await startThingport({ args: ['--mqtt.max-queued-messages', '5'] });
+  });
+  after(async () => {
+    await tp?.stop();
+  });
+
+  test('[MQTT-3.3.1-9] every matching retained message reaches a new QoS 1 subscriber, even beyond maxQueuedMessages', async () => {
+    const pub = await connectClient(tp.mqttPort);
+    for (let i = 0; i < 150; i++) await pub.publish(`replay/${i}`, `v${i}`, { qos: 1, retain: true });
+    const sub = await connectClient(tp.mqttPort, { protocolVersion: 5 });
+    await sub.subscribe('replay/#', { qos: 1 });
+    const got = await sub.waitMessages((m) => m.topic.startsWith('replay/'), 150);
+    assert.equal(new Set(got.map((m) => m.topic)).size, 150, 'more than the 100-message window plus the 5-message queue');
+    assert.ok(got.every((m) => m.packet.retain));
+    await sub.end();
+    await pub.end();
+  });
+});
