@@ -48,8 +48,9 @@ for (const file of files(SRC)) {
     const where = `${relative('.', file)}: imports ${spec}`;
     if (from === 'main.ts') continue;
     const allowed = ALLOWED[from] ?? CAPABILITY_DEPS;
-    // Tests beside the code may set up fixtures from other folders (still through their index).
-    const ok = file.endsWith('.test.ts') || allowed.includes(to) || (allowed.includes('*capability') && isFolder(to) && !(to in ALLOWED));
+    // Tests beside the code, and their test kits (`*testkit.ts`, imported only by tests), may set up
+    // fixtures from other folders (still through their index).
+    const ok = file.endsWith('.test.ts') || file.endsWith('testkit.ts') || allowed.includes(to) || (allowed.includes('*capability') && isFolder(to) && !(to in ALLOWED));
     if (!ok) problems.push(`${where} — ${from} may not depend on ${to}`);
     if (isFolder(to) && !target.endsWith(`${sep}index.js`) && target !== join(SRC, to, 'index.js'))
       problems.push(`${where} — import ${to} through ${to}/index.js`);

@@ -3,12 +3,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { connect, type IClientOptions, type MqttClient } from 'mqtt';
-import { Broker, listenMqtts, type Listener } from '../broker/index.js';
-import { EventBus, mqttConfigSchema, openDatabase, type BrokerHooks, type Message } from '../core/index.js';
-import { createLogger } from '../lib/index.js';
-import { createRegistry } from '../registry/index.js';
+import { type Broker, listenMqtts, type Listener } from '../broker/index.js';
+import type { Message } from '../core/index.js';
 import { makeCa, signLeaf, tempDataDir } from './certificates-testkit.js';
-import { createIdentity, type Identity } from './index.js';
+import { createIdentityBroker, type IdentityBroker } from './broker-testkit.js';
+import { type Identity } from './index.js';
 
 const REGION = 'us-east-1';
 const ACCOUNT = '000000000000';
@@ -16,32 +15,13 @@ let dir: Awaited<ReturnType<typeof tempDataDir>>;
 let broker: Broker;
 let listener: Listener;
 let identity: Identity;
-let registry: ReturnType<typeof createRegistry>;
+let registry: IdentityBroker['registry'];
 const seen: Message[] = [];
 const clients: MqttClient[] = [];
 
 before(async () => {
   dir = await tempDataDir();
-  const db = openDatabase(':memory:');
-  const bus = new EventBus();
-  const logger = createLogger('silent');
-  const hooks: BrokerHooks = {};
-  broker = new Broker({ config: mqttConfigSchema.parse({}), logger, hooks });
-  registry = createRegistry({ db, bus, region: REGION, accountId: ACCOUNT, messaging: broker, logger });
-  identity = await createIdentity({
-    db,
-    bus,
-    dataDir: dir.dataDir,
-    region: REGION,
-    accountId: ACCOUNT,
-    registry: registry.service,
-    messaging: broker,
-    logger,
-    allowAnonymous: false,
-    anonymousLoopback: false, // tests run on loopback: make certificates mandatory
-    endpoints: () => ({ mqtts: null, https: null, mqtt: null }),
-  });
-  Object.assign(hooks, identity.hooks); // the broker reads its hooks at call time
+  ({ broker, identity, registry } = await createIdentityBroker(dir.dataDir, { region: REGION, accountId: ACCOUNT }));
   listener = await listenMqtts(broker, '127.0.0.1', 0, { key: dir.serverKeyPem, cert: dir.serverCertPem, ca: dir.caPem, requestCert: true });
   broker.subscribe('#', (m) => seen.push(m));
 

@@ -6,13 +6,11 @@ import { createServer, type Server } from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { MqttClient } from 'mqtt';
-import { Broker, attachWebSocket } from '../broker/index.js';
-import { EventBus, mqttConfigSchema, openDatabase, type BrokerHooks } from '../core/index.js';
-import { createLogger } from '../lib/index.js';
-import { createRegistry } from '../registry/index.js';
+import { type Broker, attachWebSocket } from '../broker/index.js';
 import { ACCOUNT, REGION, codeOf, open, publish, subscribe } from './authorizers-testkit.js';
 import { tempDataDir } from './certificates-testkit.js';
-import { createIdentity, SIGV4_SERVICE, type AccessKeyAuthContext, type Identity } from './index.js';
+import { createIdentityBroker } from './broker-testkit.js';
+import { SIGV4_SERVICE, type AccessKeyAuthContext, type Identity } from './index.js';
 
 type SourceData = string | ArrayBuffer | ArrayBufferView;
 const bytes = (d: SourceData): string | Uint8Array =>
@@ -42,26 +40,7 @@ const clients: MqttClient[] = [];
 
 before(async () => {
   dir = await tempDataDir();
-  const db = openDatabase(':memory:');
-  const bus = new EventBus();
-  const logger = createLogger('silent');
-  const hooks: BrokerHooks = {};
-  broker = new Broker({ config: mqttConfigSchema.parse({}), logger, hooks });
-  const registry = createRegistry({ db, bus, region: REGION, accountId: ACCOUNT, messaging: broker, logger });
-  identity = await createIdentity({
-    db,
-    bus,
-    dataDir: dir.dataDir,
-    region: REGION,
-    accountId: ACCOUNT,
-    registry: registry.service,
-    messaging: broker,
-    logger,
-    allowAnonymous: false,
-    anonymousLoopback: false,
-    endpoints: () => ({ mqtts: null, https: null, mqtt: null }),
-  });
-  Object.assign(hooks, identity.hooks);
+  ({ broker, identity } = await createIdentityBroker(dir.dataDir, { region: REGION, accountId: ACCOUNT }));
   http = createServer();
   attachWebSocket(broker, http, '/mqtt', false);
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));

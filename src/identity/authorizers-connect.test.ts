@@ -8,13 +8,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { MqttClient } from 'mqtt';
-import { Broker, attachWebSocket, listenMqtt, type Listener } from '../broker/index.js';
-import { EventBus, mqttConfigSchema, openDatabase, type BrokerHooks } from '../core/index.js';
-import { createLogger } from '../lib/index.js';
-import { createRegistry } from '../registry/index.js';
+import { type Broker, attachWebSocket, listenMqtt, type Listener } from '../broker/index.js';
 import { ACCOUNT, REGION, codeOf, open, publish, signingKeys, startFunctionEndpoint, subscribe, writeFunctionModules } from './authorizers-testkit.js';
 import { tempDataDir } from './certificates-testkit.js';
-import { createIdentity, type CustomAuthContext, type Identity } from './index.js';
+import { createIdentityBroker } from './broker-testkit.js';
+import { type CustomAuthContext, type Identity } from './index.js';
 
 const LAMBDA = (name: string): string => `arn:aws:lambda:${REGION}:${ACCOUNT}:function:${name}`;
 let dir: Awaited<ReturnType<typeof tempDataDir>>;
@@ -36,31 +34,15 @@ before(async () => {
   endpoint = await startFunctionEndpoint((event) =>
     event.token === 'signed-device' ? { isAuthenticated: true, principalId: 'SignedOne', policyDocuments: [JSON.stringify({ Version: '2012-10-17', Statement: [{ Effect: 'Allow', Action: 'iot:*', Resource: '*' }] })] } : { isAuthenticated: false },
   );
-  const db = openDatabase(':memory:');
-  const bus = new EventBus();
-  const logger = createLogger('silent');
-  const hooks: BrokerHooks = {};
-  broker = new Broker({ config: mqttConfigSchema.parse({}), logger, hooks });
-  const registry = createRegistry({ db, bus, region: REGION, accountId: ACCOUNT, messaging: broker, logger });
-  identity = await createIdentity({
-    db,
-    bus,
-    dataDir: dir.dataDir,
+  ({ broker, identity } = await createIdentityBroker(dir.dataDir, {
     region: REGION,
     accountId: ACCOUNT,
-    registry: registry.service,
-    messaging: broker,
-    logger,
-    allowAnonymous: false,
-    anonymousLoopback: false, // tests run on loopback: every client must authenticate
-    endpoints: () => ({ mqtts: null, https: null, mqtt: null }),
     authorizers: {
       functions: { passwordFn: { module: modules.password }, throwFn: { module: modules.throws }, loopFn: { module: modules.loops }, invalidFn: { module: modules.invalid }, [LAMBDA('signedFn')]: { url: endpoint.url } },
       timeoutMs: 500,
       minTtlSeconds: 1, // lets the password function end a session after 1 s
     },
-  });
-  Object.assign(hooks, identity.hooks);
+  }));
   tcp = await listenMqtt(broker, '127.0.0.1', 0);
   http = createServer();
   attachWebSocket(broker, http, '/mqtt', false);
