@@ -20,6 +20,7 @@ import { Session, type Outgoing, type Will } from './session.js';
 import { DROP_REASONS, createBrokerStats, type BrokerStats, type DropReason } from '../core/index.js';
 import type { Transport } from './transport.js';
 import { SubscriptionIndex } from './subscription-index.js';
+import { DeadlineWheel } from './deadlines.js';
 import { PacketDecoder } from './packet-decoder.js';
 import { handleSubscribe, handleUnsubscribe } from './subscribe.js';
 import { setLongTimeout } from './timers.js';
@@ -49,6 +50,8 @@ export class Broker implements Messaging {
   readonly retained = new Map<string, Message>();
   /** Decodes non-PUBLISH packets for every connection (see packet-decoder.ts). */
   readonly decoder = new PacketDecoder();
+  /** CONNECT timeouts and keep-alive checks of every connection, on one timer. */
+  readonly deadlines = new DeadlineWheel();
   /** When each retained message was stored (ms), for the data plane's lastModifiedTime; not persisted. */
   private readonly retainedAt = new Map<string, number>();
   private readonly connections = new Set<Connection>();
@@ -106,14 +109,14 @@ export class Broker implements Messaging {
       s.bumpSeq(q.seq);
       const out: Outgoing = { seq: q.seq, message: q.message, qos: q.qos, retain: q.retain, subscriptionIds: q.subscriptionIds, state: q.state, packetId: q.packetId, shared: null, onSettled: null };
       if (q.state === 'queued') {
-        s.queue.push(out);
+        s.enqueue(out);
         this.stats.queuedMessages++;
       } else {
-        s.inflight.set(q.packetId, out);
+        s.setInflight(out);
         this.stats.inflightMessages++;
       }
     }
-    for (const { clientId, packetId } of snap.incomingQos2) this.sessions.get(clientId)?.incomingQos2.add(packetId);
+    for (const { clientId, packetId } of snap.incomingQos2) this.sessions.get(clientId)?.addIncomingQos2(packetId);
     for (const s of this.sessions.values()) this.scheduleExpiry(s);
     if (snap.sessions.length > 0) this.logger.info({ sessions: snap.sessions.length, queued: snap.queued.length, retained: this.retained.size }, 'restored broker state');
   }
@@ -372,8 +375,7 @@ export class Broker implements Messaging {
     }
     this.stats.inflightMessages -= s.inflight.size;
     this.stats.queuedMessages -= s.queue.length;
-    s.inflight.clear();
-    s.queue = [];
+    s.clearDeliveries();
     // Only a session that was ever persistent has rows to delete (most clean sessions never touch storage).
     if (s.stored) this.store.deleteSession(s.clientId);
     // [MQTT-3.1.3-9] a delayed will goes out when the session ends, if its delay has not passed yet.
@@ -517,7 +519,7 @@ export class Broker implements Messaging {
     if (s.persistent) this.store.putQueued({ clientId: s.clientId, seq: out.seq, message: msg, qos, retain, subscriptionIds: subIds, state: 'queued', packetId: 0 });
     if (windowFree) this.send(s, out);
     else {
-      s.queue.push(out);
+      s.enqueue(out);
       this.stats.queuedMessages++;
     }
     // Slow the publisher down before this receiver's queue overflows.
@@ -539,7 +541,7 @@ export class Broker implements Messaging {
     const id = s.allocPacketId();
     out.packetId = id;
     out.state = 'sent';
-    s.inflight.set(id, out);
+    s.setInflight(out);
     this.stats.inflightMessages++;
     if (s.persistent) this.store.updateQueued(s.clientId, out.seq, 'sent', id);
     if (!s.conn!.sendPublish(out, false)) this.settle(s, out, false);
@@ -551,7 +553,7 @@ export class Broker implements Messaging {
     if (conn === null || conn.state !== 'connected') return;
     const window = Math.min(conn.clientReceiveMaximum, this.config.maxInflight);
     while (s.inflight.size < window && s.queue.length > 0) {
-      const out = s.queue.shift()!;
+      const out = s.dequeue();
       this.stats.queuedMessages--;
       this.send(s, out);
     }
@@ -575,7 +577,7 @@ export class Broker implements Messaging {
   /** A delivery is finished: acknowledged by the client (PUBACK/PUBCOMP) or dropped. */
   settle(s: Session, out: Outgoing, delivered: boolean): void {
     if (s.inflight.get(out.packetId) === out) {
-      s.inflight.delete(out.packetId);
+      s.deleteInflight(out.packetId);
       this.stats.inflightMessages--;
     }
     if (s.persistent) this.store.deleteQueued(s.clientId, out.seq);
@@ -716,6 +718,7 @@ export class Broker implements Messaging {
       s.expiryTimer?.cancel();
       s.willTimer?.cancel();
     }
+    this.deadlines.stop();
     this.store.flush();
   }
 }

@@ -5,6 +5,7 @@
  */
 import mqttPacket from 'mqtt-packet';
 import type { IPacket, Packet } from 'mqtt-packet';
+import type { DeadlineItem } from './deadlines.js';
 import { isUtf8 } from 'node:buffer';
 import { Framer, RC, connackReturnCodeV3, decodePublish, encodePublishHeader, reasonText, validateTopicName } from '../protocol/index.js';
 import type { DecodedPublish, PublishProperties } from '../protocol/index.js';
@@ -12,7 +13,12 @@ import type { Broker } from './broker.js';
 import type { ClientInfo } from './hooks.js';
 import { pickMessageProperties, type Message, type MessageProperties, type QoS } from './message.js';
 import type { Outgoing, Session } from './session.js';
-import type { Transport } from './transport.js';
+import type { Transport, TransportEvents } from './transport.js';
+import type { PacketSink } from '../protocol/index.js';
+
+// mqtt-packet encodes 2-byte numbers from a table of 65,536 small Buffers (about 6 MB) built on the
+// first encode; the few control packets it writes for us do not need it.
+mqttPacket.writeToStream.cacheNumbers = false;
 
 /** AWS IoT's DisconnectReason values used in lifecycle events. */
 export type DisconnectReason =
@@ -43,7 +49,11 @@ const BACKPRESSURE_MAX_PAUSE_MS = 5_000;
 
 type AnyPacket = Packet & { cmd: string };
 
-export class Connection {
+/**
+ * A Connection is its own transport listener, packet sink and deadline: an idle connection costs its
+ * fields and nothing else (no closures, no timer objects).
+ */
+export class Connection implements TransportEvents, PacketSink, DeadlineItem {
   state: State = 'new';
   protocolVersion = 4;
   session: Session | null = null;
@@ -62,8 +72,9 @@ export class Connection {
   requestProblemInformation = true;
   readonly connectedAt = Date.now();
 
+  /** Owned by the broker's DeadlineWheel (CONNECT timeout, then keep-alive). */
+  deadlineSlot = 0;
   private readonly framer: Framer;
-  private timer: NodeJS.Timeout | null = null;
   private corked = false;
   /** Packets received while the CONNECT is being authenticated. */
   private backlog: Buffer[] | null = null;
@@ -74,9 +85,10 @@ export class Connection {
   /** QoS 1/2 publishes received and not yet fully acknowledged (our Receive Maximum). */
   private inboundUnacked = 0;
   /** Acknowledgements waiting for storage, kept in order [MQTT-4.6.0-2]. */
-  private pendingAcks: Buffer[] = [];
+  private pendingAcks: Buffer[] | null = null;
   private ackWaiting = false;
-  private readonly flushAcks = (): void => this.drainAcks();
+  /** Created on first use: most connections never wait for storage. */
+  private flushAcks: (() => void) | null = null;
   private closedCallbacks: (() => void)[] | null = null;
   /** Backpressure: the receiver this publisher waits for while its socket is not being read. */
   private waitingOn: Connection | null = null;
@@ -87,16 +99,9 @@ export class Connection {
     readonly broker: Broker,
     readonly transport: Transport,
   ) {
-    this.framer = new Framer(broker.config.maxPacketBytes, (p) => this.onPacket(p));
-    transport.bind({
-      onData: (chunk) => this.onData(chunk),
-      onDrain: () => {},
-      onClose: () => this.onTransportClose(),
-    });
-    this.timer = setTimeout(() => {
-      if (this.state === 'new' || this.state === 'connecting') this.destroy('CLIENT_ERROR');
-    }, CONNECT_TIMEOUT_MS);
-    this.timer.unref();
+    this.framer = new Framer(broker.config.maxPacketBytes, this);
+    transport.bind(this);
+    broker.deadlines.schedule(this, this.connectedAt + CONNECT_TIMEOUT_MS);
   }
 
   get clientId(): string {
@@ -105,7 +110,8 @@ export class Connection {
 
   // ---------------------------------------------------------------- input
 
-  private onData(chunk: Buffer): void {
+  /** Transport event: bytes arrived. */
+  onData(chunk: Buffer): void {
     if (this.state === 'closing' || this.state === 'closed') return;
     this.lastRx = Date.now();
     this.broker.stats.bytesIn += chunk.length;
@@ -121,7 +127,8 @@ export class Connection {
     if (rc !== 0) this.protocolViolation(rc);
   }
 
-  private onPacket(raw: Buffer): void {
+  /** Framer sink: one complete packet. */
+  onPacket(raw: Buffer): void {
     if (this.state === 'connecting') {
       // CONNECT is being authenticated: keep what follows in order.
       (this.backlog ??= []).push(Buffer.from(raw));
@@ -236,7 +243,7 @@ export class Connection {
     if (payload.length > cfg.maxPayloadBytes) return this.protocolViolation(RC.PACKET_TOO_LARGE);
 
     if (qos > 0) {
-      if (qos === 2 && this.session!.incomingQos2.has(packetId)) {
+      if (qos === 2 && this.session!.hasIncomingQos2(packetId)) {
         // Retransmission of a QoS 2 message we already took: acknowledge again, deliver nothing [MQTT-4.3.3-9].
         this.writeAck(0x50, packetId, 0);
         return;
@@ -272,7 +279,7 @@ export class Connection {
     if (rc < 0) return; // connection closed by the broker (not authorized, 3.1.1)
     if (qos === 0) return;
     if (qos === 2 && rc < 0x80) {
-      this.session!.incomingQos2.add(packetId);
+      this.session!.addIncomingQos2(packetId);
       if (this.session!.persistent) this.broker.store.putIncomingQos2(this.session!.clientId, packetId);
     }
     if (qos === 1) this.inboundUnacked--;
@@ -305,7 +312,7 @@ export class Connection {
   private onPubrel(p: mqttPacket.IPubrelPacket): void {
     const s = this.session!;
     const id = p.messageId!;
-    const known = s.incomingQos2.delete(id);
+    const known = s.deleteIncomingQos2(id);
     if (known) {
       this.inboundUnacked--;
       if (s.persistent) this.broker.store.deleteIncomingQos2(s.clientId, id);
@@ -382,12 +389,12 @@ export class Connection {
       text.copy(buf, 9);
     }
     const store = this.broker.store;
-    if ((header === 0x40 || header === 0x50) && (store.dirty || this.pendingAcks.length > 0)) {
+    if ((header === 0x40 || header === 0x50) && (store.dirty || this.pendingAcks !== null)) {
       // [MQTT-4.6.0-2] acknowledgements go out in order, and only once the message is stored.
-      this.pendingAcks.push(buf);
+      (this.pendingAcks ??= []).push(buf);
       if (!this.ackWaiting) {
         this.ackWaiting = true;
-        store.afterFlush(this.flushAcks);
+        store.afterFlush((this.flushAcks ??= () => this.drainAcks()));
       }
       return;
     }
@@ -397,8 +404,8 @@ export class Connection {
   private drainAcks(): void {
     this.ackWaiting = false;
     const acks = this.pendingAcks;
-    this.pendingAcks = [];
-    for (const a of acks) this.writeRaw(a);
+    this.pendingAcks = null;
+    if (acks !== null) for (const a of acks) this.writeRaw(a);
   }
 
   /**
@@ -510,38 +517,41 @@ export class Connection {
     this.pausedAt = Date.now();
     this.broker.stats.backpressurePauses++;
     this.transport.pause();
-    this.pauseTimer = setTimeout(this.checkResume, BACKPRESSURE_POLL_MS);
+    this.pauseTimer = setTimeout(checkResume, BACKPRESSURE_POLL_MS, this);
   }
 
-  private readonly checkResume = (): void => {
+  /** Backpressure poll (see pauseFor): resume reading once the receiver caught up or the pause is too long. */
+  checkResume(): void {
     this.pauseTimer = null;
     const r = this.waitingOn;
     if (r !== null && r.congested() && Date.now() - this.pausedAt < BACKPRESSURE_MAX_PAUSE_MS && this.state === 'connected') {
-      this.pauseTimer = setTimeout(this.checkResume, BACKPRESSURE_POLL_MS);
+      this.pauseTimer = setTimeout(checkResume, BACKPRESSURE_POLL_MS, this);
       return;
     }
     this.waitingOn = null;
     if (this.state === 'connected') this.transport.resume();
-  };
+  }
 
   // ---------------------------------------------------------------- keep-alive and closing
 
   /** Starts keep-alive supervision: close after 1.5x the keep-alive without a packet [MQTT-3.1.2-22]. */
   startKeepAlive(seconds: number): void {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
     this.keepAliveMs = seconds * 1000;
-    if (seconds > 0) this.armKeepAlive(this.keepAliveMs * 1.5);
+    if (seconds > 0) this.broker.deadlines.schedule(this, this.lastRx + this.keepAliveMs * 1.5);
+    else this.broker.deadlines.cancel(this);
   }
 
-  private armKeepAlive(ms: number): void {
-    this.timer = setTimeout(() => {
-      const idle = Date.now() - this.lastRx;
-      const limit = this.keepAliveMs * 1.5;
-      if (idle >= limit) this.close('MQTT_KEEP_ALIVE_TIMEOUT', RC.KEEP_ALIVE_TIMEOUT);
-      else this.armKeepAlive(limit - idle);
-    }, ms);
-    this.timer.unref();
+  /** DeadlineWheel: the CONNECT timeout or the keep-alive period may have run out. */
+  onDeadline(now: number): void {
+    if (this.state === 'new' || this.state === 'connecting') {
+      if (now - this.connectedAt >= CONNECT_TIMEOUT_MS) this.destroy('CLIENT_ERROR');
+      else this.broker.deadlines.schedule(this, this.connectedAt + CONNECT_TIMEOUT_MS);
+      return;
+    }
+    if (this.state !== 'connected' || this.keepAliveMs === 0) return;
+    const limit = this.keepAliveMs * 1.5;
+    if (now - this.lastRx >= limit) this.close('MQTT_KEEP_ALIVE_TIMEOUT', RC.KEEP_ALIVE_TIMEOUT);
+    else this.broker.deadlines.schedule(this, this.lastRx + limit);
   }
 
   /** A client broke the protocol: v5 gets DISCONNECT with the reason code, then the connection closes. */
@@ -578,12 +588,12 @@ export class Connection {
     this.transport.destroy();
   }
 
-  private onTransportClose(): void {
+  /** Transport event: the connection is gone. */
+  onClose(): void {
     if (this.state === 'closed') return;
     const prev = this.state;
     this.state = 'closed';
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
+    this.broker.deadlines.cancel(this);
     if (this.pauseTimer !== null) clearTimeout(this.pauseTimer);
     this.pauseTimer = null;
     this.waitingOn = null;
@@ -647,4 +657,6 @@ function connectProtocolLevel(raw: Buffer): number {
   return raw[at];
 }
 
-
+function checkResume(conn: Connection): void {
+  conn.checkResume();
+}

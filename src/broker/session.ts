@@ -44,14 +44,23 @@ export interface Will {
   delay: number;
 }
 
+/** Shared empty collections: an idle session allocates none of its own (see Session). */
+const NO_SUBSCRIPTIONS: ReadonlyMap<string, Subscription> = new Map();
+const NO_INFLIGHT: ReadonlyMap<number, Outgoing> = new Map();
+const NO_QUEUE: readonly Outgoing[] = Object.freeze([]);
+
+/**
+ * Most sessions of a large fleet are idle: subscribed to a topic or two, nothing in flight, nothing
+ * queued. Their collections are therefore created on first write (a Map with its table costs a few
+ * hundred bytes) and read through getters that return a shared empty one until then. Writes go
+ * through the methods below; the getters' read-only types keep it that way.
+ */
 export class Session {
   conn: Connection | null = null;
-  readonly subscriptions = new Map<string, Subscription>();
-  /** Sent and unacknowledged, by packet id, in send order. */
-  readonly inflight = new Map<number, Outgoing>();
-  /** Waiting for a slot in the in-flight window. */
-  queue: Outgoing[] = [];
-  readonly incomingQos2 = new Set<number>();
+  private subs: Map<string, Subscription> | null = null;
+  private sent: Map<number, Outgoing> | null = null;
+  private waiting: Outgoing[] | null = null;
+  private qos2In: Set<number> | null = null;
   will: Will | null = null;
   willTimer: LongTimer | null = null;
   expiryTimer: LongTimer | null = null;
@@ -78,6 +87,60 @@ export class Session {
     public sessionIdentifier: string,
   ) {}
 
+  /** Subscriptions by filter as subscribed. */
+  get subscriptions(): ReadonlyMap<string, Subscription> {
+    return this.subs ?? NO_SUBSCRIPTIONS;
+  }
+  setSubscription(sub: Subscription): void {
+    (this.subs ??= new Map()).set(sub.filter, sub);
+  }
+  deleteSubscription(filter: string): boolean {
+    return this.subs !== null && this.subs.delete(filter);
+  }
+
+  /** Sent and unacknowledged, by packet id, in send order. */
+  get inflight(): ReadonlyMap<number, Outgoing> {
+    return this.sent ?? NO_INFLIGHT;
+  }
+  setInflight(out: Outgoing): void {
+    (this.sent ??= new Map()).set(out.packetId, out);
+  }
+  deleteInflight(packetId: number): boolean {
+    return this.sent !== null && this.sent.delete(packetId);
+  }
+
+  /** Waiting for a slot in the in-flight window, oldest first. */
+  get queue(): readonly Outgoing[] {
+    return this.waiting ?? NO_QUEUE;
+  }
+  enqueue(out: Outgoing): void {
+    (this.waiting ??= []).push(out);
+  }
+  /** The oldest queued delivery (the caller checked the queue is not empty). */
+  dequeue(): Outgoing {
+    return this.waiting!.shift()!;
+  }
+  /** Replaces the queue (keeping the given deliveries, in order). */
+  setQueue(outs: Outgoing[]): void {
+    this.waiting = outs.length === 0 ? null : outs;
+  }
+  /** Forgets every in-flight and queued delivery. */
+  clearDeliveries(): void {
+    this.sent = null;
+    this.waiting = null;
+  }
+
+  /** QoS 2 packet ids received and not yet released (PUBREL). */
+  hasIncomingQos2(packetId: number): boolean {
+    return this.qos2In !== null && this.qos2In.has(packetId);
+  }
+  addIncomingQos2(packetId: number): void {
+    (this.qos2In ??= new Set()).add(packetId);
+  }
+  deleteIncomingQos2(packetId: number): boolean {
+    return this.qos2In !== null && this.qos2In.delete(packetId);
+  }
+
   get persistent(): boolean {
     return this.expiryInterval > 0;
   }
@@ -96,7 +159,7 @@ export class Session {
     for (let i = 0; i < 65535; i++) {
       const id = this.nextPacketId;
       this.nextPacketId = id === 65535 ? 1 : id + 1;
-      if (!this.inflight.has(id)) return id;
+      if (this.sent === null || !this.sent.has(id)) return id;
     }
     return 0;
   }

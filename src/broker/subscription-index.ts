@@ -38,7 +38,7 @@ export class SubscriptionIndex {
   add(s: Session, sub: Subscription): boolean {
     const existed = s.subscriptions.has(sub.filter);
     if (existed) this.remove(s, sub.filter);
-    s.subscriptions.set(sub.filter, sub);
+    s.setSubscription(sub);
     if (sub.group === null) this.clients.add(sub.topicFilter, s.clientId, sub);
     else {
       const key = `${sub.group}\u0000${sub.topicFilter}`;
@@ -57,7 +57,7 @@ export class SubscriptionIndex {
   remove(s: Session, filter: string): boolean {
     const sub = s.subscriptions.get(filter);
     if (sub === undefined) return false;
-    s.subscriptions.delete(filter);
+    s.deleteSubscription(filter);
     if (sub.group === null) this.clients.remove(sub.topicFilter, s.clientId);
     else {
       const key = `${sub.group}\u0000${sub.topicFilter}`;
@@ -168,7 +168,7 @@ export class SubscriptionIndex {
       if (out.shared !== null && this.moveShared(s, out)) moved.push(out);
     }
     for (const out of moved) {
-      s.inflight.delete(out.packetId);
+      s.deleteInflight(out.packetId);
       b.stats.inflightMessages--;
       if (s.persistent) b.store.deleteQueued(s.clientId, out.seq);
     }
@@ -180,7 +180,7 @@ export class SubscriptionIndex {
           if (s.persistent) b.store.deleteQueued(s.clientId, out.seq);
         } else keep.push(out);
       }
-      s.queue = keep;
+      s.setQueue(keep);
     }
   }
 

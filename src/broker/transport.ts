@@ -7,9 +7,9 @@ import type { TLSSocket, PeerCertificate } from 'node:tls';
 import type { WebSocket } from 'ws';
 import type { TransportKind } from './hooks.js';
 
+/** What a transport reports to its owner (the Connection itself: no closures per connection). */
 export interface TransportEvents {
   onData(chunk: Buffer): void;
-  onDrain(): void;
   onClose(): void;
 }
 
@@ -34,6 +34,20 @@ export interface Transport {
   /** Closes after pending writes are flushed. */
   end(): void;
   destroy(): void;
+}
+
+/** The owner of a socket's events, kept on the socket so one set of listener functions serves all sockets. */
+const OWNER = Symbol('thingport.transportEvents');
+type OwnedSocket = Socket & { [OWNER]: TransportEvents };
+
+function onSocketData(this: OwnedSocket, chunk: Buffer): void {
+  this[OWNER].onData(chunk);
+}
+function onSocketClose(this: OwnedSocket): void {
+  this[OWNER].onClose();
+}
+function onSocketError(): void {
+  /* 'close' follows; the reason is CONNECTION_LOST */
 }
 
 function normalizeAddress(a: string | undefined): string {
@@ -67,12 +81,11 @@ export class SocketTransport implements Transport {
     return this.socket.writableLength;
   }
   bind(ev: TransportEvents): void {
-    this.socket.on('data', (c: Buffer) => ev.onData(c));
-    this.socket.on('drain', () => ev.onDrain());
-    this.socket.on('close', () => ev.onClose());
-    this.socket.on('error', () => {
-      /* 'close' follows; the reason is CONNECTION_LOST */
-    });
+    const socket = this.socket as OwnedSocket;
+    socket[OWNER] = ev;
+    socket.on('data', onSocketData);
+    socket.on('close', onSocketClose);
+    socket.on('error', onSocketError);
   }
   write(buf: Buffer): boolean {
     return this.socket.write(buf);
@@ -130,8 +143,6 @@ export class WebSocketTransport implements Transport {
     this.ws.on('error', () => {
       /* 'close' follows */
     });
-    // ws has no drain event; the broker polls bufferedAmount where it matters.
-    void ev.onDrain;
   }
   write(buf: Buffer): boolean {
     if (this.closed) return false;

@@ -5,7 +5,7 @@ import { RC } from './reason-codes.js';
 
 function frame(max = 1000): { f: Framer; packets: Buffer[] } {
   const packets: Buffer[] = [];
-  return { f: new Framer(max, (p) => packets.push(Buffer.from(p))), packets };
+  return { f: new Framer(max, { onPacket: (p) => packets.push(Buffer.from(p)) }), packets };
 }
 
 test('framer: several packets in one chunk and one packet split across chunks', () => {

@@ -30,7 +30,10 @@ const REQUIRED_FLAGS = [
   0, // AUTH
 ];
 
-export type PacketSink = (packet: Buffer) => void;
+/** Receives each complete packet (an object, so one owner serves as sink without a closure per connection). */
+export interface PacketSink {
+  onPacket(packet: Buffer): void;
+}
 
 export class Framer {
   /** Bytes of a packet that started in an earlier chunk. */
@@ -40,7 +43,7 @@ export class Framer {
 
   constructor(
     private maxPacketBytes: number,
-    private readonly onPacket: PacketSink,
+    private readonly sink: PacketSink,
   ) {}
 
   setMaxPacketBytes(n: number): void {
@@ -91,7 +94,7 @@ export class Framer {
         this.pending = Buffer.from(buf.subarray(pos));
         return 0;
       }
-      this.onPacket(buf.subarray(pos, pos + total));
+      this.sink.onPacket(buf.subarray(pos, pos + total));
       pos += total;
     }
     return 0;
