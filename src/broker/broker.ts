@@ -276,7 +276,7 @@ export class Broker implements Messaging {
       if (expiryChanged) p.sessionExpiryInterval = expiry;
       conn.writePacket({ cmd: 'connack', sessionPresent, reasonCode: 0, properties: p } as IPacket & { cmd: string });
     } else {
-      conn.writePacket({ cmd: 'connack', sessionPresent, returnCode: 0 } as IPacket & { cmd: string });
+      conn.writeRaw(sessionPresent ? CONNACK_ACCEPTED_PRESENT : CONNACK_ACCEPTED);
     }
     conn.startKeepAlive(keepAlive);
     if (emitsLifecycleEvents(clientId)) this.publishEvent(PRESENCE_CONNECTED + clientId, connectedEvent(conn.info, this.eventVersion++));
@@ -722,6 +722,10 @@ export class Broker implements Messaging {
     this.store.flush();
   }
 }
+
+/** 3.1.1 CONNACK, accepted (return code 0), without and with Session Present [MQTT-3.2.2]. Written as is, never modified. */
+const CONNACK_ACCEPTED = Buffer.from([0x20, 0x02, 0x00, 0x00]);
+const CONNACK_ACCEPTED_PRESENT = Buffer.from([0x20, 0x02, 0x01, 0x00]);
 
 function isLoopback(addr: string): boolean {
   return addr === '::1' || addr.startsWith('127.') || addr === 'localhost';
