@@ -93,7 +93,9 @@ export function detectBrokers(log, { thingportRoot = ROOT } = {}) {
       ];
       if (options.maxQueued !== undefined) args.push('--mqtt.max-queued-messages', String(options.maxQueued));
       for (const [k, v] of Object.entries(options.thingportFlags ?? {})) args.push(`--${k}`, String(v));
-      return [process.execPath, args];
+      // Node/V8 flags for experiments (e.g. `--max-semi-space-size=4`, `--cpu-prof`); see bench/README.md.
+      const nodeFlags = (process.env.BENCH_THINGPORT_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+      return [process.execPath, [...nodeFlags, ...args]];
     },
   };
   const mq = ensureMosquitto(log);
