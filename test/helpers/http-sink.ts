@@ -54,6 +54,24 @@ export function checkSigV4(req: IncomingMessage, body: Buffer, check: SigV4Check
   }
 }
 
+/** How long `until` waits by default: rule actions retry with backoff, and S3 calls time out after seconds. */
+export const UNTIL_TIMEOUT_MS = 15_000;
+
+/** A promise resolved by whoever checks `pred` after each event; rejected after `timeoutMs`. */
+export function waitUntil(pred: () => boolean, what: string, timeoutMs: number, register: (w: { pred: () => boolean; resolve: () => void }) => void): Promise<void> {
+  if (pred()) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
+    register({
+      pred,
+      resolve: () => {
+        clearTimeout(timer);
+        resolve();
+      },
+    });
+  });
+}
+
 export class HttpSink {
   readonly requests: SinkRequest[] = [];
   /** Statuses to answer, in order, per path prefix (then 200). */
@@ -70,10 +88,9 @@ export class HttpSink {
     return this.requests.filter((r) => r.url.startsWith(prefix));
   }
 
-  /** Resolves once `pred` holds (checked on every request). */
-  until(pred: () => boolean): Promise<void> {
-    if (pred()) return Promise.resolve();
-    return new Promise((resolve) => this.waiters.push({ pred, resolve }));
+  /** Resolves once `pred` holds (checked on every request); rejects naming `what` after `timeoutMs`. */
+  until(pred: () => boolean, what: string, timeoutMs = UNTIL_TIMEOUT_MS): Promise<void> {
+    return waitUntil(pred, what, timeoutMs, (w) => this.waiters.push(w));
   }
 
   record(r: SinkRequest): void {

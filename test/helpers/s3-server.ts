@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createServer, type ServerResponse } from 'node:http';
-import { checkSigV4, readBody } from './http-sink.js';
+import { checkSigV4, readBody, UNTIL_TIMEOUT_MS, waitUntil } from './http-sink.js';
 
 export interface StoredObject {
   body: Buffer;
@@ -22,6 +22,8 @@ export interface S3TestServer {
   objects: Map<string, StoredObject>;
   /** Every request: method, path, status and the S3 error code when it failed. */
   log: { method: string; path: string; status: number; code?: string }[];
+  /** Resolves once `pred` holds (checked after every request); rejects naming `what` after `timeoutMs`. */
+  until(pred: () => boolean, what: string, timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -37,7 +39,16 @@ export async function startS3Server(opts: { region: string; keys: Record<string,
   const objects = new Map<string, StoredObject>();
   const log: S3TestServer['log'] = [];
   const buckets = new Set(opts.buckets);
+  let waiters: { pred: () => boolean; resolve: () => void }[] = [];
+  const checkWaiters = () => {
+    waiters = waiters.filter((w) => {
+      if (!w.pred()) return true;
+      w.resolve();
+      return false;
+    });
+  };
   const server = createServer((req, res) => {
+    res.on('finish', checkWaiters);
     void readBody(req).then((body) => {
       const path = (req.url ?? '/').split('?')[0]!;
       const fail = (status: number, code: string, message: string) => {
@@ -76,6 +87,7 @@ export async function startS3Server(opts: { region: string; keys: Record<string,
     url: `http://127.0.0.1:${(server.address() as { port: number }).port}`,
     objects,
     log,
+    until: (pred, what, timeoutMs = UNTIL_TIMEOUT_MS) => waitUntil(pred, what, timeoutMs, (w) => waiters.push(w)),
     close: () => {
       server.closeAllConnections();
       return new Promise((r) => server.close(() => r()));
