@@ -4,7 +4,7 @@
 // s3 rules through the server.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -107,6 +107,24 @@ describe('S3Targets.put against an S3-compatible server', () => {
 
   test('an endpoint that is down is a rejected put (after the configured attempts)', async () => {
     await assert.rejects(targets.put({ bucket: 'down-bucket', key: 'k', body: Buffer.from('x') }), /PutObject s3:\/\/down-bucket\/k .*failed: .*ECONNREFUSED/);
+  });
+
+  test('an endpoint that accepts the connection but never answers is a rejected put once rules.s3.timeoutMs has passed', async () => {
+    const sockets: Socket[] = [];
+    const silent = createServer((socket) => {
+      sockets.push(socket);
+      socket.on('data', () => {});
+    });
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(silent.address() as { port: number }).port}`;
+    const bounded = new S3Targets(s3Config({ endpoint: url, ...KEY, timeoutMs: 300, maxAttempts: 1 }), null, 'eu-west-1');
+    try {
+      await assert.rejects(bounded.put({ bucket: 'telemetry', key: 'k', body: Buffer.from('x') }), /PutObject s3:\/\/telemetry\/k .*failed: .*(abort|timed? ?out)/i);
+    } finally {
+      bounded.close();
+      for (const c of sockets) c.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
   });
 
   test('a bucket the server does not have is a rejected put (NoSuchBucket, 404)', async () => {
