@@ -263,10 +263,15 @@ function render(svc, model, sources) {
   return L.join('\n');
 }
 
-/** Adds the supplement's operations, shapes and errors that `model` lacks; returns what it added. */
+/**
+ * Adds the supplement's operations, shapes, members and errors that `model` lacks; returns the
+ * operations and members (`Shape.member`) it added. `members` adds members to a structure the
+ * model already has (AWS added `enableBatching` and `batchConfig` to HttpAction later).
+ */
 function applySupplement(model, sup) {
   const added = [];
-  if (!sup) return added;
+  const addedMembers = [];
+  if (!sup) return { added, addedMembers };
   for (const [name, op] of Object.entries(sup.operations ?? {})) {
     if (name in model.operations) continue;
     model.operations[name] = op;
@@ -275,9 +280,18 @@ function applySupplement(model, sup) {
   model.operations = Object.fromEntries(Object.entries(model.operations).sort(([a], [b]) => (a < b ? -1 : 1)));
   for (const [name, shape] of Object.entries(sup.shapes ?? {})) if (!(name in model.shapes)) model.shapes[name] = shape;
   model.shapes = Object.fromEntries(Object.entries(model.shapes).sort(([a], [b]) => (a < b ? -1 : 1)));
+  for (const [shapeName, members] of Object.entries(sup.members ?? {})) {
+    const shape = model.shapes[shapeName];
+    if (shape?.type !== 'structure') throw new Error(`supplement: members for ${shapeName}, which is not a structure of the model`);
+    for (const [name, member] of Object.entries(members)) {
+      if (name in shape.members) continue;
+      shape.members[name] = member;
+      addedMembers.push(`${shapeName}.${name}`);
+    }
+  }
   for (const [name, status] of Object.entries(sup.errors ?? {})) if (!(name in model.errors)) model.errors[name] = status;
   model.errors = Object.fromEntries(Object.entries(model.errors).sort(([a], [b]) => (a < b ? -1 : 1)));
-  return added;
+  return { added, addedMembers };
 }
 
 const args = parseArgs(process.argv.slice(2));
@@ -299,8 +313,9 @@ for (const svc of SERVICES) {
   if (bc) sources.push(`botocore ${bcVersion} (Debian python3-botocore) data/${svc.bc}/service-2.json (constraints, errors)`);
   else sources.push('botocore: absent (no constraints, no error table)');
   const model = generate(svc, v2, bc);
-  const added = applySupplement(model, supplement?.[svc.file]);
-  if (added.length > 0) sources.push(`scripts/aws-models-supplement.json (operations ${added.join(', ')})`);
+  const { added, addedMembers } = applySupplement(model, supplement?.[svc.file]);
+  const supplemented = [added.length > 0 ? `operations ${added.join(', ')}` : '', addedMembers.length > 0 ? `members ${addedMembers.join(', ')}` : ''].filter((x) => x !== '');
+  if (supplemented.length > 0) sources.push(`scripts/aws-models-supplement.json (${supplemented.join('; ')})`);
   const out = resolve(args.outDir, `${svc.file}.gen.ts`);
   const text = render(svc, model, sources);
   writeFileSync(out, text);

@@ -84,6 +84,49 @@ export const authorizersConfigSchema = z.object({
 });
 
 
+/** Where the `s3` action sends a bucket's objects: an S3-compatible endpoint (or AWS S3) and its credentials. */
+const s3TargetFields = {
+  /** An S3-compatible endpoint (MinIO, Ceph RGW, Garage, LocalStack...); absent: AWS S3 in `region`. */
+  endpoint: z.string().regex(/^https?:\/\/[^\s]+$/, 'endpoint must be an http:// or https:// URL').optional(),
+  /** Signing region (default: the server's `region`). */
+  region: z.string().min(1).optional(),
+  /** `http://endpoint/bucket/key` instead of `http://bucket.endpoint/key`; default true when `endpoint` is set. */
+  forcePathStyle: z.boolean().optional(),
+  accessKeyId: z.string().min(1).optional(),
+  secretAccessKey: z.string().min(1).optional(),
+  sessionToken: z.string().min(1).optional(),
+};
+
+/** S3 bucket names: 3-63 of a-z, 0-9, `.` and `-`, starting and ending with a letter or digit. */
+const S3_BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
+
+export const s3ConfigSchema = z
+  .object({
+    ...s3TargetFields,
+    /** Per-bucket settings over the ones above; `local: true` keeps a bucket in `<dataDir>/s3`. */
+    buckets: z.record(z.string().regex(S3_BUCKET, 'must be an S3 bucket name'), z.object({ ...s3TargetFields, local: z.boolean().optional() }).strict()).default({}),
+    /** One PutObject, retries included. */
+    timeoutMs: z.number().int().min(100).max(300_000).default(10_000),
+    /** Attempts per PutObject (the SDK retries network errors, 5xx and throttling with backoff). */
+    maxAttempts: z.number().int().min(1).max(10).default(3),
+  })
+  .superRefine((c, ctx) => {
+    // Credentials are never looked up elsewhere (environment, ~/.aws, instance metadata). Top-level
+    // keys send every bucket to the endpoint; a bucket entry sends that bucket.
+    if ((c.accessKeyId === undefined) !== (c.secretAccessKey === undefined))
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: [c.accessKeyId === undefined ? 'accessKeyId' : 'secretAccessKey'], message: 'set both accessKeyId and secretAccessKey, or neither' });
+    if (c.accessKeyId === undefined && c.endpoint !== undefined && Object.keys(c.buckets).length === 0)
+      ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['endpoint'], message: 'no bucket goes to this endpoint: set accessKeyId and secretAccessKey (for every bucket) or list buckets with their keys' });
+    for (const [name, b] of Object.entries(c.buckets)) {
+      if (b.local === true) {
+        if (Object.keys(b).length > 1) ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['buckets', name], message: 'a bucket with local: true takes no other setting' });
+        continue;
+      }
+      if ((b.accessKeyId ?? c.accessKeyId) === undefined || (b.secretAccessKey ?? c.secretAccessKey) === undefined)
+        ctx.addIssue({ code: z.ZodIssueCode.custom, path: ['buckets', name], message: 'needs accessKeyId and secretAccessKey (in the bucket entry or under rules.s3)' });
+    }
+  });
+
 /** The rules engine's slice (src/rules reads it as RulesConfig). */
 export const rulesConfigSchema = z.object({
   /** `lambda` action targets: function ARN, or the function name inside it, -> a local ES module. */
@@ -98,6 +141,13 @@ export const rulesConfigSchema = z.object({
   httpAttempts: z.number().int().min(1).max(10).default(3),
   httpBackoffMs: z.number().int().min(0).max(60_000).default(200),
   httpTimeoutMs: z.number().int().min(100).max(60_000).default(3_000),
+  /**
+   * Credentials that sign http actions with `auth.sigv4` (Thingport cannot assume the action's
+   * roleArn). Without them such a rule is refused.
+   */
+  httpSigV4: z.object({ accessKeyId: z.string().min(1), secretAccessKey: z.string().min(1), sessionToken: z.string().min(1).optional() }).strict().optional(),
+  /** s3 action: S3-compatible endpoints per bucket or for all buckets; without it, objects go to `<dataDir>/s3`. */
+  s3: s3ConfigSchema.default({}),
   /** Messages waiting for evaluation; beyond it they are dropped and counted. */
   maxQueue: z.number().int().min(1).max(10_000_000).default(100_000),
 });
@@ -134,3 +184,4 @@ export type ThingportConfig = z.infer<typeof configSchema>;
 export type MqttConfig = z.infer<typeof mqttConfigSchema>;
 export type AuthorizersConfig = z.infer<typeof authorizersConfigSchema>;
 export type RulesConfig = z.infer<typeof rulesConfigSchema>;
+export type S3Config = z.infer<typeof s3ConfigSchema>;

@@ -1,45 +1,12 @@
 /**
- * Actions whose AWS target maps to something on this machine: `s3` -> files under the data
- * directory (`<dataDir>/s3/<bucket>/<key>`), `cloudwatchLogs` -> Thingport's log,
- * `cloudwatchMetric` -> a gauge per namespace/name/unit that main.ts exports on /metrics.
+ * Actions whose AWS target maps to something on this machine: `cloudwatchLogs` -> Thingport's
+ * log, `cloudwatchMetric` -> a gauge per namespace/name/unit that main.ts exports on /metrics.
+ * (`s3` writes to the data directory by default: actions-s3.ts.)
  */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve, sep } from 'node:path';
 import type { Logger } from '../lib/index.js';
 import type { CompiledAction } from './actions.js';
-import { rulesErrors } from './errors.js';
 import type { RuleAction } from './model.js';
 import { compileTemplate, type SqlLookups } from './sql/index.js';
-
-const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
-
-/** Bytes of an action's output: the payload as is for binary output, else JSON. */
-function bytes(output: unknown): Buffer {
-  return Buffer.isBuffer(output) ? output : Buffer.from(JSON.stringify(output));
-}
-
-export function compileS3Action(c: NonNullable<RuleAction['s3']>, objectsDir: string | null, lookups: SqlLookups, where: string): CompiledAction {
-  if (objectsDir === null) throw rulesErrors.invalid(`${where}: the s3 action needs an object store (no data directory configured)`);
-  const bucket = compileTemplate(c.bucketName, { lookups });
-  const key = compileTemplate(c.key, { lookups });
-  const root = resolve(objectsDir);
-  return {
-    kind: 's3',
-    failedAction: 'S3Action',
-    failedResource: c.bucketName,
-    run: async ({ output, doc, ctx }) => {
-      const b = bucket(doc, ctx);
-      const k = key(doc, ctx);
-      if (!BUCKET.test(b)) throw new Error(`bucket name ${b} is not valid`);
-      if (k === '' || k.split('/').some((p) => p === '..' || p === '.')) throw new Error(`object key ${k} is not valid`);
-      const file = resolve(join(root, b, k));
-      // Never write outside the bucket's directory, whatever the template produced.
-      if (!file.startsWith(join(root, b) + sep)) throw new Error(`object key ${k} is not valid`);
-      await mkdir(dirname(file), { recursive: true });
-      await writeFile(file, bytes(output));
-    },
-  };
-}
 
 export function compileCloudwatchLogsAction(c: NonNullable<RuleAction['cloudwatchLogs']>, logger: Logger): CompiledAction {
   return {

@@ -6,12 +6,15 @@
  */
 import type { Messaging, MessageProperties, QoS } from '../core/index.js';
 import type { Logger } from '../lib/index.js';
-import { compileCloudwatchLogsAction, compileCloudwatchMetricAction, compileS3Action, type CustomMetrics } from './actions-local.js';
+import { compileHttpAction, type SigV4Credentials } from './actions-http.js';
+import { compileCloudwatchLogsAction, compileCloudwatchMetricAction, type CustomMetrics } from './actions-local.js';
+import { compileS3Action } from './actions-s3.js';
 import { compileTemplate, SqlParseException, type SqlContext, type SqlLookups, type Template } from './sql/index.js';
 import type { Destinations } from './destinations.js';
 import { rulesErrors, RulesError } from './errors.js';
 import type { LocalFunctions } from './lambda.js';
 import type { RuleAction } from './model.js';
+import type { S3Targets } from './s3-targets.js';
 import type { RulesStore } from './store.js';
 
 /** One message going through a rule's actions. */
@@ -42,8 +45,10 @@ export interface ActionDeps {
   /** Key attributes of local tables for dynamoDBv2 (default hash key `id`). */
   tables: Readonly<Record<string, { hashKey: string; rangeKey?: string }>>;
   http: { attempts: number; backoffMs: number; timeoutMs: number };
-  /** Where the s3 action writes (`<dataDir>/s3`); null: s3 is not available. */
-  objectsDir: string | null;
+  /** `rules.httpSigV4`: the credentials that sign http actions with `auth.sigv4`; null refuses them. */
+  httpSigV4: SigV4Credentials | null;
+  /** Where the s3 action puts each bucket's objects (`<dataDir>/s3`, or an S3-compatible endpoint). */
+  s3: S3Targets;
   logger: Logger;
   /** Where cloudwatchMetric actions record. */
   customMetrics: CustomMetrics;
@@ -69,8 +74,6 @@ function template(text: string, field: string, lookups: SqlLookups): Template {
     throw err;
   }
 }
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Compiles one Action; throws RulesError (InvalidRequest / SqlParse) for what cannot run. */
 export function compileAction(action: RuleAction, deps: ActionDeps, where: string): CompiledAction {
@@ -123,46 +126,8 @@ export function compileAction(action: RuleAction, deps: ActionDeps, where: strin
         },
       };
     }
-    case 'http': {
-      const c = action.http!;
-      const url = template(c.url, `${where}.http.url`, L);
-      const headers = (c.headers ?? []).map((x) => ({ key: x.key, value: template(x.value, `${where}.http.headers`, L) }));
-      if (c.auth?.sigv4 !== undefined) throw rulesErrors.invalid(`${where}.http.auth.sigv4 is not supported by Thingport`);
-      const confirmationUrl = c.confirmationUrl ?? c.url;
-      if (confirmationUrl.includes('${')) throw rulesErrors.invalid(`${where}.http.confirmationUrl cannot contain substitution templates; set confirmationUrl`);
-      if (!c.url.startsWith(confirmationUrl)) throw rulesErrors.invalid(`${where}.http.url must start with its confirmationUrl`);
-      // AWS creates the destination (and sends the confirmation) when a rule first names the URL.
-      if (deps.destinations.forUrl(confirmationUrl) === null) deps.destinations.create(confirmationUrl);
-      const f = deps.fetch ?? globalThis.fetch;
-      return {
-        kind,
-        failedAction: 'HttpAction',
-        failedResource: c.url,
-        run: async ({ output, doc, ctx }) => {
-          const target = url(doc, ctx);
-          const dest = deps.destinations.forUrl(target);
-          if (dest === null || dest.status !== 'ENABLED') throw new Error(`the topic rule destination for ${target} is not confirmed and enabled`);
-          const hdrs: Record<string, string> = { 'content-type': 'application/json' };
-          for (const x of headers) hdrs[x.key.toLowerCase()] = x.value(doc, ctx);
-          const body = outputBytes(output);
-          let last = '';
-          for (let attempt = 0; attempt < deps.http.attempts; attempt++) {
-            if (attempt > 0) await sleep(deps.http.backoffMs * 2 ** (attempt - 1));
-            try {
-              const res = await f(target, { method: 'POST', headers: hdrs, body, signal: AbortSignal.timeout(deps.http.timeoutMs) });
-              await res.arrayBuffer().catch(() => undefined);
-              if (res.ok) return;
-              last = `HTTP ${res.status}`;
-              // Client errors other than throttling are not retried.
-              if (res.status < 500 && res.status !== 429) break;
-            } catch (err) {
-              last = (err as Error).message;
-            }
-          }
-          throw new Error(`POST ${target} failed: ${last}`);
-        },
-      };
-    }
+    case 'http':
+      return compileHttpAction(action.http!, deps, where);
     case 'lambda': {
       const arn = action.lambda!.functionArn;
       if (deps.functions.resolve(arn) === null) throw rulesErrors.invalid(`${where}.lambda.functionArn ${arn} is not a configured local function (rules.functions)`);
@@ -220,7 +185,7 @@ export function compileAction(action: RuleAction, deps: ActionDeps, where: strin
       };
     }
     case 's3':
-      return compileS3Action(action.s3!, deps.objectsDir, L, where);
+      return compileS3Action(action.s3!, deps.s3, L, where);
     case 'cloudwatchMetric':
       return compileCloudwatchMetricAction(action.cloudwatchMetric!, deps.customMetrics, L);
     case 'cloudwatchLogs':

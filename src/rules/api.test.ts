@@ -120,6 +120,23 @@ test('CreateTopicRule: lambda with an unconfigured function is InvalidRequestExc
   await rejects(iot.send(new CreateTopicRuleCommand({ ruleName: 'to_fn', topicRulePayload: { sql: "SELECT * FROM 'a'", actions: [{ lambda: { functionArn: 'arn:aws:lambda:eu-central-1:123456789012:function:nope' } }] } })), InvalidRequestException);
 });
 
+test('CreateTopicRule: http auth.sigv4 without rules.httpSigV4 is InvalidRequestException saying what to set', async () => {
+  const sigv4 = { signingRegion: REGION, serviceName: 'execute-api', roleArn: ROLE };
+  const e = await rejects(iot.send(new CreateTopicRuleCommand({ ruleName: 'signed', topicRulePayload: { sql: "SELECT * FROM 'a'", actions: [{ http: { url: `${hookUrl}/signed`, auth: { sigv4 } } }] } })), InvalidRequestException);
+  assert.match(e.message, /actions\[0\]\.http\.auth\.sigv4 needs signing credentials: set rules\.httpSigV4\.accessKeyId and rules\.httpSigV4\.secretAccessKey/);
+});
+
+test('CreateTopicRule: http batchConfig round-trips; a value out of AWS range is InvalidRequestException', async () => {
+  const http = { url: `${hookUrl}/batched`, enableBatching: true, batchConfig: { maxBatchOpenMs: 50, maxBatchSize: 5, maxBatchSizeBytes: 2048, batchAcrossTopics: true } };
+  await iot.send(new CreateTopicRuleCommand({ ruleName: 'batched', topicRulePayload: { sql: "SELECT * FROM 'a'", actions: [{ http }] } }));
+  const got = await iot.send(new GetTopicRuleCommand({ ruleName: 'batched' }));
+  assert.deepEqual(got.rule?.actions, [{ http }]);
+  await iot.send(new DeleteTopicRuleCommand({ ruleName: 'batched' }));
+  const bad = { ...http, batchConfig: { maxBatchSize: 11 } };
+  const e = await rejects(iot.send(new CreateTopicRuleCommand({ ruleName: 'batched', topicRulePayload: { sql: "SELECT * FROM 'a'", actions: [{ http: bad }] } })), InvalidRequestException);
+  assert.match(e.message, /maxBatchSize/);
+});
+
 test('ListTopicRules filters by topic and ruleDisabled; Disable/Enable', async () => {
   await iot.send(new CreateTopicRuleCommand({ ruleName: 'other', topicRulePayload: { sql: "SELECT * FROM 'other/#'", actions: [], ruleDisabled: true } }));
   const all = await iot.send(new ListTopicRulesCommand({}));

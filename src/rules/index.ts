@@ -14,6 +14,7 @@ import { Destinations } from './destinations.js';
 import type { RulesMetrics } from './engine.js';
 import { createRulesHandlers } from './http.js';
 import { createLocalFunctions } from './lambda.js';
+import { S3Targets } from './s3-targets.js';
 import { RulesService } from './service.js';
 import type { SqlLookups } from './sql/index.js';
 import { SqliteRulesStore } from './store-sqlite.js';
@@ -49,7 +50,7 @@ export interface RulesDeps {
   apiBaseUrl?: () => string | null;
   /** get_thing_shadow / get_registry_data; without them those SQL functions are SqlParseException. */
   lookups?: Pick<SqlLookups, 'getThingShadow' | 'getRegistryData'>;
-  /** The data directory: the s3 action writes objects under `<dataDir>/s3`. Without it s3 is unavailable. */
+  /** The data directory: the s3 action writes objects under `<dataDir>/s3` (buckets without an S3 endpoint in `rules.s3`). */
   dataDir?: string;
   fetch?: typeof fetch;
   now?: () => number;
@@ -95,6 +96,7 @@ export function createRules(deps: RulesDeps): Rules {
     },
   };
   const customMetrics = new CustomMetrics();
+  const s3 = new S3Targets(config.s3, deps.dataDir === undefined ? null : join(deps.dataDir, 's3'), deps.region);
   const service = new RulesService({
     store,
     messaging: deps.messaging,
@@ -104,7 +106,8 @@ export function createRules(deps: RulesDeps): Rules {
       lookups,
       tables: config.tables,
       http: { attempts: config.httpAttempts, backoffMs: config.httpBackoffMs, timeoutMs: config.httpTimeoutMs },
-      objectsDir: deps.dataDir === undefined ? null : join(deps.dataDir, 's3'),
+      httpSigV4: config.httpSigV4 ?? null,
+      s3,
       customMetrics,
       logger,
       ...(deps.fetch ? { fetch: deps.fetch } : {}),
@@ -121,7 +124,11 @@ export function createRules(deps: RulesDeps): Rules {
     routes: (app, authenticate) => registerLocalRoutes(app, { store, test: (name, input) => service.testRule(name, input), traces: (name) => service.traces(name), authenticate, region: deps.region, logger }),
     metrics: () => ({ ...service.engine.metrics(), custom: customMetrics.list() }),
     start: () => service.start(),
-    stop: () => service.stop(),
+    stop: () => {
+      service.stop();
+      // S3 connections close once the actions still running are done.
+      void service.engine.idle().then(() => s3.close());
+    },
     idle: () => service.engine.idle(),
   };
 }

@@ -2,7 +2,8 @@
 // Service IoT 2015-05-28, protocol rest-json, signing name iot.
 // Source: npm aws-sdk@2.1693.0 apis/iot-2015-05-28.min.json (operations, HTTP bindings, members)
 // Source: botocore 1.29.27 (Debian python3-botocore) data/iot/2015-05-28/service-2.json (constraints, errors)
-// 255 operations, 1075 named shapes, 31 error shapes; documentation stripped.
+// Source: scripts/aws-models-supplement.json (members HttpAction.enableBatching, HttpAction.batchConfig)
+// 255 operations, 1079 named shapes, 31 error shapes; documentation stripped.
 import type { ServiceModel } from '../service-model.js';
 
 /** The IoT service model: operations, HTTP bindings, shapes with constraints, errors. */
@@ -373,6 +374,7 @@ export const iotModel: ServiceModel = {
     "AwsJobRateIncreaseCriteriaNumberOfThings": {"type":"integer","min":1},
     "AwsJobRolloutRatePerMinute": {"type":"integer","min":1,"max":1000},
     "AwsJobTimeoutConfig": {"type":"structure","members":{"inProgressTimeoutInMinutes":"long"}},
+    "BatchConfig": {"type":"structure","members":{"maxBatchOpenMs":"MaxBatchOpenMs","maxBatchSize":"MaxBatchSize","maxBatchSizeBytes":"MaxBatchSizeBytes","batchAcrossTopics":"boolean"}},
     "Behavior": {"type":"structure","required":["name"],"members":{"name":"BehaviorName","metric":"string","metricDimension":"MetricDimension","criteria":"BehaviorCriteria","suppressAlerts":"boolean","exportMetric":"boolean"}},
     "BehaviorCriteria": {"type":"structure","members":{"comparisonOperator":"ComparisonOperator","value":"MetricValue","durationSeconds":"integer","consecutiveDatapointsToAlarm":"ConsecutiveDatapointsToAlarm","consecutiveDatapointsToClear":"ConsecutiveDatapointsToClear","statisticalThreshold":"StatisticalThreshold","mlDetectionConfig":"MachineLearningDetectionConfig"}},
     "BehaviorCriteriaType": {"type":"string","enum":["STATIC","STATISTICAL","MACHINE_LEARNING"]},
@@ -762,7 +764,7 @@ export const iotModel: ServiceModel = {
     "GroupNameAndArn": {"type":"structure","members":{"groupName":"ThingGroupName","groupArn":"string"}},
     "HeaderKey": {"type":"string","min":1,"max":256},
     "HeaderList": {"type":"list","min":0,"max":100,"member":"HttpActionHeader"},
-    "HttpAction": {"type":"structure","required":["url"],"members":{"url":"Url","confirmationUrl":"Url","headers":"HeaderList","auth":"HttpAuthorization"}},
+    "HttpAction": {"type":"structure","required":["url"],"members":{"url":"Url","confirmationUrl":"Url","headers":"HeaderList","auth":"HttpAuthorization","enableBatching":"boolean","batchConfig":"BatchConfig"}},
     "HttpActionHeader": {"type":"structure","required":["key","value"],"members":{"key":"HeaderKey","value":"string"}},
     "HttpAuthorization": {"type":"structure","members":{"sigv4":"SigV4Authorization"}},
     "HttpContext": {"type":"structure","members":{"headers":"HttpHeaders","queryString":"HttpQueryString"}},
@@ -966,6 +968,9 @@ export const iotModel: ServiceModel = {
     "ManagedJobTemplatesSummaryList": {"type":"list","member":"ManagedJobTemplateSummary"},
     "ManagedTemplateVersion": {"type":"string","pattern":"^[1-9]+.[0-9]+"},
     "Marker": {"type":"string","max":1024,"pattern":"[A-Za-z0-9+/]+={0,2}"},
+    "MaxBatchOpenMs": {"type":"integer","min":5,"max":200},
+    "MaxBatchSize": {"type":"integer","min":2,"max":10},
+    "MaxBatchSizeBytes": {"type":"integer","min":100,"max":131072},
     "MaxBuckets": {"type":"integer","min":1,"max":10000},
     "MaxJobExecutionsPerMin": {"type":"integer","min":1},
     "MaxResults": {"type":"integer","min":1,"max":250},
@@ -1651,6 +1656,7 @@ export interface AwsJobExponentialRolloutRate { baseRatePerMinute: number; incre
 export interface AwsJobPresignedUrlConfig { expiresInSec?: number }
 export interface AwsJobRateIncreaseCriteria { numberOfNotifiedThings?: number; numberOfSucceededThings?: number }
 export interface AwsJobTimeoutConfig { inProgressTimeoutInMinutes?: number }
+export interface BatchConfig { maxBatchOpenMs?: number; maxBatchSize?: number; maxBatchSizeBytes?: number; batchAcrossTopics?: boolean }
 export interface Behavior { name: string; metric?: string; metricDimension?: MetricDimension; criteria?: BehaviorCriteria; suppressAlerts?: boolean; exportMetric?: boolean }
 export interface BehaviorCriteria { comparisonOperator?: "less-than" | "less-than-equals" | "greater-than" | "greater-than-equals" | "in-cidr-set" | "not-in-cidr-set" | "in-port-set" | "not-in-port-set" | "in-set" | "not-in-set"; value?: MetricValue; durationSeconds?: number; consecutiveDatapointsToAlarm?: number; consecutiveDatapointsToClear?: number; statisticalThreshold?: StatisticalThreshold; mlDetectionConfig?: MachineLearningDetectionConfig }
 export interface BehaviorModelTrainingSummary { securityProfileName?: string; behaviorName?: string; trainingDataCollectionStartDate?: Date; modelStatus?: "PENDING_BUILD" | "ACTIVE" | "EXPIRED"; datapointsCollectionPercentage?: number; lastModelRefreshDate?: Date }
@@ -1947,7 +1953,7 @@ export interface GetTopicRuleResponse { ruleArn?: string; rule?: TopicRule }
 export type GetV2LoggingOptionsRequest = Record<string, never>;
 export interface GetV2LoggingOptionsResponse { roleArn?: string; defaultLogLevel?: "DEBUG" | "INFO" | "ERROR" | "WARN" | "DISABLED"; disableAllLogs?: boolean }
 export interface GroupNameAndArn { groupName?: string; groupArn?: string }
-export interface HttpAction { url: string; confirmationUrl?: string; headers?: HttpActionHeader[]; auth?: HttpAuthorization }
+export interface HttpAction { url: string; confirmationUrl?: string; headers?: HttpActionHeader[]; auth?: HttpAuthorization; enableBatching?: boolean; batchConfig?: BatchConfig }
 export interface HttpActionHeader { key: string; value: string }
 export interface HttpAuthorization { sigv4?: SigV4Authorization }
 export interface HttpContext { headers?: Record<string, string>; queryString?: string }
