@@ -148,7 +148,6 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
   const broker = new Broker({ config: config.mqtt, logger: logger.child({ mod: 'broker' }), store, hooks });
   brokerRef = broker;
   shadows.start();
-  rules.start();
   // `withCertificates`: the HTTPS app, where the data plane also takes client certificates (AWS's 8443).
   const mountApi = (app: FastifyInstance, withCertificates = false): void => {
     createAwsRestRouter<IotOperations>(app, { service: iotModel, region: config.region, authenticate: accessKeys, handlers: iotHandlers, logger: logger.child({ mod: 'api' }) });
@@ -179,6 +178,8 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
     caFile: certs.caFile, profile: 'thingport', region: config.region, accountId: config.accountId, pid: process.pid,
   };
   try {
+    // Applies rules.definitions first: an invalid one stops start-up before anything listens.
+    rules.start();
     if (config.mqttPort !== null) {
       const l: Listener = await listenMqtt(broker, host, config.mqttPort).catch((e) => Promise.reject(listenError(e, 'mqttPort', host, config.mqttPort!)));
       closers.push(l.close);
@@ -216,7 +217,7 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
     }
   } catch (err) {
     await stopAll();
-    rules.stop();
+    await rules.stop();
     await broker.close();
     shadows.stop();
     store.close();
@@ -238,8 +239,8 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
       logger.info({ reason }, 'shutting down');
       // The broker refuses new connections from here on and sends DISCONNECT 0x8B to MQTT 5 clients
       // (WebSocket ones included) before the listeners and HTTP servers close.
-      rules.stop();
-      await rules.idle();
+      // Stops taking messages, lets running actions finish, closes the rule actions' connections.
+      await rules.stop();
       await broker.close();
       await stopAll();
       shadows.stop();

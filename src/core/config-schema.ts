@@ -150,6 +150,19 @@ export const rulesConfigSchema = z.object({
   s3: s3ConfigSchema.default({}),
   /** Messages waiting for evaluation; beyond it they are dropped and counted. */
   maxQueue: z.number().int().min(1).max(10_000_000).default(100_000),
+  /** `nats` actions without `url` publish to this server. */
+  nats: z.object({ url: z.string().min(1).default('nats://127.0.0.1:4222') }).strict().default({}),
+  /** `amqp` actions without `url` publish to this broker (no credentials in the URL: guest/guest). */
+  amqp: z.object({ url: z.string().min(1).default('amqp://127.0.0.1:5672') }).strict().default({}),
+  /** `postgres` actions without `url` insert into this database; unset: such actions must name one. */
+  postgres: z.object({ url: z.string().min(1).optional() }).strict().default({}),
+  /** Bound on one kafka/nats/amqp/postgres publish or insert, connecting included: past it the action fails. */
+  externalTimeoutMs: z.number().int().min(100).max(120_000).default(5_000),
+  /**
+   * Rules created (or replaced) at every start, by rule name: a TopicRulePayload each, which may use
+   * Thingport's own actions. The rules engine validates them; an invalid one stops start-up.
+   */
+  definitions: z.record(z.string().regex(/^[a-zA-Z0-9_]{1,128}$/, 'rule names are 1-128 of a-z, A-Z, 0-9 and _'), z.record(z.string(), z.unknown())).default({}),
 });
 
 export const configSchema = z.object({

@@ -20,6 +20,9 @@ export type { Page, PageRequest } from './paginate.js';
 /** SigV4 verification, also for other transports (MQTT over WebSocket signs its URL the same way). */
 export { parseSigV4, verifySigV4, MAX_CLOCK_SKEW_MS } from './sigv4.js';
 export type { SigV4Claim, SigV4Request, SigV4VerifyOptions } from './sigv4.js';
+/** Reading and validating a model shape's JSON outside a router (e.g. a capability's own API that embeds AWS shapes). */
+export { ShapeCodec, formatProblems } from './shape-codec.js';
+export type { Problem } from './shape-codec.js';
 /** Service model types and the generated models of AWS IoT, the IoT data plane and the IoT Jobs data plane. */
 export type { ServiceModel, OperationModel, ShapeModel, MemberModel } from './service-model.js';
 export { iotModel } from './models/iot.gen.js';

@@ -6,11 +6,13 @@
  */
 import type { Messaging, MessageProperties, QoS } from '../core/index.js';
 import type { Logger } from '../lib/index.js';
+import { compileAmqpAction, compileKafkaAction, compileNatsAction, compilePostgresAction } from './actions-external.js';
 import { compileHttpAction, type SigV4Credentials } from './actions-http.js';
 import { compileCloudwatchLogsAction, compileCloudwatchMetricAction, type CustomMetrics } from './actions-local.js';
 import { compileS3Action } from './actions-s3.js';
 import { compileTemplate, SqlParseException, type SqlContext, type SqlLookups, type Template } from './sql/index.js';
 import type { Destinations } from './destinations.js';
+import type { ExternalTargets } from './external-targets.js';
 import { rulesErrors, RulesError } from './errors.js';
 import type { LocalFunctions } from './lambda.js';
 import type { RuleAction } from './model.js';
@@ -52,13 +54,15 @@ export interface ActionDeps {
   logger: Logger;
   /** Where cloudwatchMetric actions record. */
   customMetrics: CustomMetrics;
+  /** Connections of the kafka, nats, amqp and postgres actions (opened on first use). */
+  external: ExternalTargets;
   fetch?: typeof fetch;
 }
 
 /** Actions of AWS's model that Thingport does not run yet. */
 const KNOWN_UNSUPPORTED = new Set([
   'sns', 'sqs', 'kinesis', 'firehose', 'cloudwatchAlarm', 'elasticsearch', 'openSearch',
-  'salesforce', 'iotAnalytics', 'iotEvents', 'iotSiteWise', 'stepFunctions', 'timestream', 'kafka', 'location',
+  'salesforce', 'iotAnalytics', 'iotEvents', 'iotSiteWise', 'stepFunctions', 'timestream', 'location',
 ]);
 
 /** The bytes an action sends: the payload bytes for binary output, else JSON. */
@@ -78,6 +82,10 @@ function template(text: string, field: string, lookups: SqlLookups): Template {
 /** Compiles one Action; throws RulesError (InvalidRequest / SqlParse) for what cannot run. */
 export function compileAction(action: RuleAction, deps: ActionDeps, where: string): CompiledAction {
   const present = Object.entries(action).filter(([, v]) => v !== undefined && v !== null);
+  if (present.length === 0)
+    throw rulesErrors.invalid(
+      `${where} sets no action type (Thingport's own nats, amqp and postgres actions are not part of AWS's API: create such rules with PUT /thingport/rules/{ruleName} or rules.definitions)`,
+    );
   if (present.length !== 1) throw rulesErrors.invalid(`${where} must set exactly one action type, found ${present.length}`);
   const [kind, cfg] = present[0] as [string, Record<string, unknown>];
   const L = deps.lookups;
@@ -190,6 +198,14 @@ export function compileAction(action: RuleAction, deps: ActionDeps, where: strin
       return compileCloudwatchMetricAction(action.cloudwatchMetric!, deps.customMetrics, L);
     case 'cloudwatchLogs':
       return compileCloudwatchLogsAction(action.cloudwatchLogs!, deps.logger);
+    case 'kafka':
+      return compileKafkaAction(action.kafka!, deps, where);
+    case 'nats':
+      return compileNatsAction(cfg, deps, where);
+    case 'amqp':
+      return compileAmqpAction(cfg, deps, where);
+    case 'postgres':
+      return compilePostgresAction(cfg, deps, where);
     default:
       if (KNOWN_UNSUPPORTED.has(kind)) throw new RulesError('rules.invalid_request', `${where}: the ${kind} action is not supported by Thingport yet`);
       void cfg;

@@ -5,7 +5,7 @@
 import { AwsServiceError, paginate, type AwsHandlers, type IotOperations } from '../http/index.js';
 import type { Destinations } from './destinations.js';
 import { RulesError, type RulesErrorCode } from './errors.js';
-import type { StoredDestination, StoredRule, TopicRulePayload } from './model.js';
+import { THINGPORT_ACTIONS, type RuleAction, type StoredDestination, type StoredRule, type TopicRulePayload } from './model.js';
 import type { RulesService } from './service.js';
 
 const AWS_ERROR_TYPES: Record<RulesErrorCode, string> = {
@@ -40,15 +40,23 @@ function parseTags(header: string | undefined): Record<string, string> {
   return tags;
 }
 
+/**
+ * Thingport's own actions (nats, amqp, postgres) have no member in AWS's Action shape. GetTopicRule
+ * shows each as an empty action `{}`, in its place: the list keeps its length, and a
+ * Get -> ReplaceTopicRule round trip fails with InvalidRequestException instead of silently dropping
+ * them. `GET /thingport/rules/{ruleName}` shows them in full.
+ */
+const awsAction = (a: RuleAction): RuleAction => (THINGPORT_ACTIONS.some((k) => a[k] !== undefined) ? {} : a);
+
 const topicRule = (r: StoredRule) => ({
   ruleName: r.ruleName,
   sql: r.sql,
   description: r.description ?? undefined,
   createdAt: new Date(r.createdAt),
-  actions: r.actions,
+  actions: r.actions.map(awsAction),
   ruleDisabled: r.ruleDisabled,
   awsIotSqlVersion: r.awsIotSqlVersion,
-  errorAction: r.errorAction ?? undefined,
+  errorAction: r.errorAction === null ? undefined : awsAction(r.errorAction),
 });
 
 const destination = (d: StoredDestination) => ({

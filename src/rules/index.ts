@@ -11,6 +11,7 @@ import { keyText } from './actions.js';
 import { CustomMetrics, type CustomMetric } from './actions-local.js';
 import { rulesConfigSchema, type RulesConfig } from './config.js';
 import { Destinations } from './destinations.js';
+import { ExternalTargets } from './external-targets.js';
 import type { RulesMetrics } from './engine.js';
 import { createRulesHandlers } from './http.js';
 import { createLocalFunctions } from './lambda.js';
@@ -19,6 +20,7 @@ import { RulesService } from './service.js';
 import type { SqlLookups } from './sql/index.js';
 import { SqliteRulesStore } from './store-sqlite.js';
 import { registerLocalRoutes } from './local-routes.js';
+import { parseRulePayload } from './rule-payload.js';
 
 /** The service every adapter calls, and its error class. */
 export { RulesService } from './service.js';
@@ -29,7 +31,7 @@ export { rulesConfigSchema } from './config.js';
 export type { RulesConfig } from './config.js';
 export type { RulesMetrics, RuleTrace } from './engine.js';
 export type { CustomMetric } from './actions-local.js';
-export type { StoredRule, StoredDestination, TopicRulePayload, RuleAction } from './model.js';
+export type { StoredRule, StoredDestination, TopicRulePayload, RuleAction, RulePayload, NatsAction, AmqpAction, PostgresAction } from './model.js';
 export type { RulesStore } from './store.js';
 export type { RuleTestInput, RuleTestMessage, RuleTestResult } from './rule-test.js';
 export { SqliteRulesStore } from './store-sqlite.js';
@@ -60,13 +62,20 @@ export interface Rules {
   service: RulesService;
   /** CreateTopicRule ... DisableTopicRule and the topic rule destination operations. */
   iotHandlers: AwsHandlers<IotOperations>;
-  /** Registers `GET /thingport/tables/{table}/items`, `POST /rules/{ruleName}/test` and `GET /rules/{ruleName}/traces` on an HTTP app. */
+  /**
+   * Registers `GET /thingport/tables/{table}/items`, `POST /rules/{ruleName}/test`,
+   * `GET /rules/{ruleName}/traces` and `PUT|GET|DELETE /thingport/rules/{ruleName}` on an HTTP app.
+   */
   routes(app: FastifyInstance, authenticate: AccessKeyLookup): void;
   /** Counters for /metrics, plus what cloudwatchMetric actions recorded (`custom`). */
   metrics(): RulesMetrics & { custom: CustomMetric[] };
-  /** Subscribes and runs the stored enabled rules; call once the broker exists. */
+  /**
+   * Creates or replaces the rules of `rules.definitions` (throws on an invalid one, naming it), then
+   * subscribes and runs the stored enabled rules; call once the broker exists.
+   */
   start(): void;
-  stop(): void;
+  /** Stops taking messages, waits for the running ones, and closes the kafka/nats/amqp/postgres connections. */
+  stop(): Promise<void>;
   /** Resolves when no message is waiting or running (tests, graceful shutdown). */
   idle(): Promise<void>;
 }
@@ -97,6 +106,10 @@ export function createRules(deps: RulesDeps): Rules {
   };
   const customMetrics = new CustomMetrics();
   const s3 = new S3Targets(config.s3, deps.dataDir === undefined ? null : join(deps.dataDir, 's3'), deps.region);
+  const external = new ExternalTargets(
+    { natsUrl: config.nats.url, amqpUrl: config.amqp.url, postgresUrl: config.postgres.url ?? null, timeoutMs: config.externalTimeoutMs },
+    logger,
+  );
   const service = new RulesService({
     store,
     messaging: deps.messaging,
@@ -109,6 +122,7 @@ export function createRules(deps: RulesDeps): Rules {
       httpSigV4: config.httpSigV4 ?? null,
       s3,
       customMetrics,
+      external,
       logger,
       ...(deps.fetch ? { fetch: deps.fetch } : {}),
     },
@@ -121,13 +135,26 @@ export function createRules(deps: RulesDeps): Rules {
   return {
     service,
     iotHandlers: createRulesHandlers(service, destinations),
-    routes: (app, authenticate) => registerLocalRoutes(app, { store, test: (name, input) => service.testRule(name, input), traces: (name) => service.traces(name), authenticate, region: deps.region, logger }),
+    routes: (app, authenticate) =>
+      registerLocalRoutes(app, {
+        store,
+        test: (name, input) => service.testRule(name, input),
+        traces: (name) => service.traces(name),
+        rules: {
+          put: (name, payload) => service.putRule(name, parseRulePayload(payload)).rule,
+          get: (name) => service.getRule(name),
+          delete: (name) => service.deleteRule(name),
+        },
+        authenticate,
+        region: deps.region,
+        logger,
+      }),
     metrics: () => ({ ...service.engine.metrics(), custom: customMetrics.list() }),
-    start: () => service.start(),
-    stop: () => {
+    start: () => service.start(config.definitions),
+    stop: async () => {
       service.stop();
-      // S3 connections close once the actions still running are done.
-      void service.engine.idle().then(() => s3.close());
+      await service.engine.idle();
+      await Promise.all([external.close(), s3.close()]);
     },
     idle: () => service.engine.idle(),
   };

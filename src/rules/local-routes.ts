@@ -4,12 +4,15 @@
  *    dynamoDB / dynamoDBv2 actions write;
  *  - `POST /rules/{ruleName}/test` evaluates a rule (or ad-hoc `sql`) against given messages and
  *    reports the output and the actions that would fire, without firing them;
- *  - `GET /rules/{ruleName}/traces` lists the rule's recent per-message traces.
+ *  - `GET /rules/{ruleName}/traces` lists the rule's recent per-message traces;
+ *  - `PUT|GET|DELETE /thingport/rules/{ruleName}`: topic rules that may use Thingport's own actions
+ *    (nats, amqp, postgres), which AWS's API cannot carry. PUT creates or replaces.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AwsServiceError, parseSigV4, verifySigV4, type AccessKeyLookup } from '../http/index.js';
 import type { Logger } from '../lib/index.js';
 import { RulesError } from './errors.js';
+import type { StoredRule } from './model.js';
 import type { RuleTestInput, RuleTestResult } from './rule-test.js';
 import type { RulesStore } from './store.js';
 
@@ -25,6 +28,12 @@ export interface LocalRoutesOptions {
   store: RulesStore;
   test: (name: string, input: RuleTestInput) => RuleTestResult[];
   traces: (name: string) => unknown[];
+  /** Thingport's rule API: create or replace from a raw JSON payload, read, delete. */
+  rules: {
+    put(name: string, payload: unknown): StoredRule;
+    get(name: string): StoredRule;
+    delete(name: string): void;
+  };
   authenticate: AccessKeyLookup;
   region: string;
   logger: Logger;
@@ -75,6 +84,31 @@ function routes(app: FastifyInstance, opts: LocalRoutesOptions): void {
     }),
   );
 
+  const ruleName = (request: FastifyRequest): string => (request.params as { ruleName: string }).ruleName;
+  app.put(
+    '/thingport/rules/:ruleName',
+    handle((request, body) => {
+      let payload: unknown;
+      try {
+        payload = JSON.parse(Buffer.from(body).toString('utf8'));
+      } catch {
+        throw new AwsServiceError('InvalidRequestException', 'the body must be a TopicRulePayload in JSON', 400);
+      }
+      return ruleView(opts.rules.put(ruleName(request), payload));
+    }),
+  );
+  app.get(
+    '/thingport/rules/:ruleName',
+    handle((request) => ruleView(opts.rules.get(ruleName(request)))),
+  );
+  app.delete(
+    '/thingport/rules/:ruleName',
+    handle((request) => {
+      opts.rules.delete(ruleName(request));
+      return {};
+    }),
+  );
+
   app.get(
     '/rules/:ruleName/traces',
     handle((request) => ({ traces: opts.traces((request.params as { ruleName: string }).ruleName) })),
@@ -92,4 +126,21 @@ function routes(app: FastifyInstance, opts: LocalRoutesOptions): void {
       return { results: opts.test((request.params as { ruleName: string }).ruleName, input) };
     }),
   );
+}
+
+/** A rule as GetTopicRule answers it (createdAt in epoch seconds), with Thingport's own actions in full. */
+function ruleView(r: StoredRule): unknown {
+  return {
+    ruleArn: r.ruleArn,
+    rule: {
+      ruleName: r.ruleName,
+      sql: r.sql,
+      ...(r.description !== null ? { description: r.description } : {}),
+      createdAt: r.createdAt / 1000,
+      actions: r.actions,
+      ruleDisabled: r.ruleDisabled,
+      awsIotSqlVersion: r.awsIotSqlVersion,
+      ...(r.errorAction !== null ? { errorAction: r.errorAction } : {}),
+    },
+  };
 }

@@ -8,8 +8,9 @@ import type { Logger } from '../lib/index.js';
 import { compileAction, type ActionDeps, type CompiledAction } from './actions.js';
 import type { Destinations } from './destinations.js';
 import { RuleEngine, type RuleTrace, type RuntimeRule } from './engine.js';
-import { rulesErrors } from './errors.js';
-import type { RuleAction, StoredRule, TopicRulePayload } from './model.js';
+import { RulesError, rulesErrors } from './errors.js';
+import type { RuleAction, RulePayload, StoredRule } from './model.js';
+import { parseRulePayload } from './rule-payload.js';
 import { compileSql, DEFAULT_SQL_VERSION, SqlParseException, type CompiledSql } from './sql/index.js';
 import type { RulesStore } from './store.js';
 import { testRule, type RuleTestInput, type RuleTestResult } from './rule-test.js';
@@ -42,11 +43,22 @@ export class RulesService {
     this.actionDeps = { ...deps.actionDeps, store: deps.store, destinations: deps.destinations, messaging: deps.messaging };
   }
 
-  /** Compiles and runs every stored enabled rule; a stored rule that no longer compiles is logged and skipped. */
-  start(): void {
+  /**
+   * Creates or replaces the configured rules (`rules.definitions`; an invalid one throws, naming it),
+   * then compiles and runs every stored enabled rule; a stored rule that no longer compiles is
+   * logged and skipped.
+   */
+  start(definitions: Readonly<Record<string, unknown>> = {}): void {
+    for (const [name, raw] of Object.entries(definitions)) {
+      try {
+        this.putRule(name, parseRulePayload(raw));
+      } catch (err) {
+        throw new RulesError((err as RulesError).code ?? 'rules.invalid_request', `rules.definitions.${name}: ${(err as Error).message}`, { cause: err });
+      }
+    }
     this.engine.start();
     for (const r of this.deps.store.listRules()) {
-      if (r.ruleDisabled) continue;
+      if (r.ruleDisabled || Object.hasOwn(definitions, r.ruleName)) continue;
       try {
         this.engine.put(this.compile(r));
       } catch (err) {
@@ -83,7 +95,7 @@ export class RulesService {
     return { name: r.ruleName, sql, actions, errorAction };
   }
 
-  private build(name: string, payload: TopicRulePayload, createdAt: number, tags: Record<string, string>): { stored: StoredRule; runtime: RuntimeRule } {
+  private build(name: string, payload: RulePayload, createdAt: number, tags: Record<string, string>): { stored: StoredRule; runtime: RuntimeRule } {
     if (typeof payload?.sql !== 'string' || payload.sql.trim() === '') throw rulesErrors.invalid('topicRulePayload.sql is required');
     const actions = (payload.actions ?? []) as RuleAction[];
     if (actions.length > MAX_ACTIONS) throw rulesErrors.invalid(`a rule has at most ${MAX_ACTIONS} actions, got ${actions.length}`);
@@ -106,7 +118,7 @@ export class RulesService {
     return { stored, runtime };
   }
 
-  createRule(name: string, payload: TopicRulePayload, tags: Record<string, string> = {}): StoredRule {
+  createRule(name: string, payload: RulePayload, tags: Record<string, string> = {}): StoredRule {
     this.checkName(name);
     if (this.deps.store.getRule(name) !== null) throw rulesErrors.alreadyExists(name);
     const { stored, runtime } = this.build(name, payload, this.now(), tags);
@@ -126,13 +138,27 @@ export class RulesService {
     return this.deps.store.listRules().filter((r) => (filter.topic === undefined || r.topicPattern === filter.topic) && (filter.ruleDisabled === undefined || r.ruleDisabled === filter.ruleDisabled));
   }
 
-  replaceRule(name: string, payload: TopicRulePayload): StoredRule {
+  replaceRule(name: string, payload: RulePayload): StoredRule {
     const cur = this.getRule(name);
     const { stored, runtime } = this.build(name, payload, cur.createdAt, cur.tags);
     this.deps.store.updateRule(stored);
     if (stored.ruleDisabled) this.engine.remove(name);
     else this.engine.put(runtime);
     return stored;
+  }
+
+  /** Creates the rule, or replaces it (keeping createdAt and tags): Thingport's PUT and rules.definitions. */
+  putRule(name: string, payload: RulePayload): { rule: StoredRule; created: boolean } {
+    this.checkName(name);
+    if (this.deps.store.getRule(name) === null) {
+      try {
+        return { rule: this.createRule(name, payload), created: true };
+      } catch (err) {
+        // Created by someone else in between: replace it.
+        if (!(err instanceof RulesError && err.code === 'rules.already_exists')) throw err;
+      }
+    }
+    return { rule: this.replaceRule(name, payload), created: false };
   }
 
   deleteRule(name: string): void {
