@@ -100,6 +100,11 @@ export const rulesConfigSchema = z.object({
   httpTimeoutMs: z.number().int().min(100).max(60_000).default(3_000),
   /** Messages waiting for evaluation; beyond it they are dropped and counted. */
   maxQueue: z.number().int().min(1).max(10_000_000).default(100_000),
+  /**
+   * get_secret() in action substitution templates: secret name or Secrets Manager ARN -> the
+   * SecretString (a string), or a JSON secret as key/value pairs.
+   */
+  secrets: z.record(z.string().min(1), z.union([z.string(), z.record(z.string(), z.string())])).default({}),
 });
 
 export const configSchema = z.object({

@@ -9,13 +9,13 @@ import type { Logger } from '../lib/index.js';
 import type { CompiledAction } from './actions.js';
 import { rulesErrors } from './errors.js';
 import type { RuleAction } from './model.js';
-import { compileTemplate, type SqlLookups } from './sql/index.js';
+import { compileTemplate, toJsonText, type SqlLookups } from './sql/index.js';
 
 const BUCKET = /^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/;
 
 /** Bytes of an action's output: the payload as is for binary output, else JSON. */
 function bytes(output: unknown): Buffer {
-  return Buffer.isBuffer(output) ? output : Buffer.from(JSON.stringify(output));
+  return Buffer.isBuffer(output) ? output : Buffer.from(toJsonText(output));
 }
 
 export function compileS3Action(c: NonNullable<RuleAction['s3']>, objectsDir: string | null, lookups: SqlLookups, where: string): CompiledAction {

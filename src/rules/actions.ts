@@ -7,7 +7,7 @@
 import type { Messaging, MessageProperties, QoS } from '../core/index.js';
 import type { Logger } from '../lib/index.js';
 import { compileCloudwatchLogsAction, compileCloudwatchMetricAction, compileS3Action, type CustomMetrics } from './actions-local.js';
-import { compileTemplate, SqlParseException, type SqlContext, type SqlLookups, type Template } from './sql/index.js';
+import { compileTemplate, SqlParseException, toJsonText, type SqlContext, type SqlLookups, type Template } from './sql/index.js';
 import type { Destinations } from './destinations.js';
 import { rulesErrors, RulesError } from './errors.js';
 import type { LocalFunctions } from './lambda.js';
@@ -56,9 +56,9 @@ const KNOWN_UNSUPPORTED = new Set([
   'salesforce', 'iotAnalytics', 'iotEvents', 'iotSiteWise', 'stepFunctions', 'timestream', 'kafka', 'location',
 ]);
 
-/** The bytes an action sends: the payload bytes for binary output, else JSON. */
+/** The bytes an action sends: the payload bytes for binary output, else JSON (Decimals such as 7.0 kept). */
 export function outputBytes(output: unknown): Buffer {
-  return Buffer.isBuffer(output) ? output : Buffer.from(JSON.stringify(output));
+  return Buffer.isBuffer(output) ? output : Buffer.from(toJsonText(output));
 }
 
 function template(text: string, field: string, lookups: SqlLookups): Template {
