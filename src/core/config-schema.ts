@@ -163,6 +163,11 @@ export const rulesConfigSchema = z.object({
    * Thingport's own actions. The rules engine validates them; an invalid one stops start-up.
    */
   definitions: z.record(z.string().regex(/^[a-zA-Z0-9_]{1,128}$/, 'rule names are 1-128 of a-z, A-Z, 0-9 and _'), z.record(z.string(), z.unknown())).default({}),
+  /**
+   * get_secret() in action substitution templates: secret name or Secrets Manager ARN -> the
+   * SecretString (a string), or a JSON secret as key/value pairs.
+   */
+  secrets: z.record(z.string().min(1), z.union([z.string(), z.record(z.string(), z.string())])).default({}),
 });
 
 export const configSchema = z.object({

@@ -8,14 +8,11 @@ import type { AwsRuleAction } from './model.js';
 import type { ActionDeps, CompiledAction } from './actions.js';
 import { rulesErrors } from './errors.js';
 import type { KafkaConnection } from './target-kafka.js';
+import { outputBytes, toJsonText } from './output.js';
 import { compileTemplate, SqlParseException, type SqlContext, type SqlLookups, type Template } from './sql/index.js';
 
 type Fields = Record<string, unknown>;
 
-/** The bytes a message carries: the payload bytes for binary output, else JSON. */
-function bytesOf(output: unknown): Buffer {
-  return Buffer.isBuffer(output) ? output : Buffer.from(JSON.stringify(output));
-}
 
 function template(text: string, field: string, lookups: SqlLookups): Template {
   try {
@@ -118,7 +115,7 @@ export function compileNatsAction(cfg: unknown, deps: ActionDeps, where: string)
       if (problem !== null) throw new Error(`cannot publish to NATS subject '${s}': it ${problem}`);
       const hs = renderHeaders(headers, doc, ctx);
       for (const [k] of hs) if (!NATS_HEADER.test(k)) throw new Error(`NATS header name '${k}' is not valid`);
-      await deps.external.nats(url).publish(s, bytesOf(output), hs);
+      await deps.external.nats(url).publish(s, outputBytes(output), hs);
     },
   };
 }
@@ -151,7 +148,7 @@ export function compileAmqpAction(cfg: unknown, deps: ActionDeps, where: string)
       await deps.external.amqp(url).publish({
         exchange,
         routingKey: key,
-        content: bytesOf(output),
+        content: outputBytes(output),
         headers: Object.fromEntries(renderHeaders(headers, doc, ctx)),
         persistent,
         contentType: Buffer.isBuffer(output) ? 'application/octet-stream' : 'application/json',
@@ -175,7 +172,7 @@ function quoteIdentifier(name: string, field: string): string {
 function sqlParam(v: unknown): unknown {
   if (v === undefined || v === null) return null;
   if (Buffer.isBuffer(v)) return v;
-  if (typeof v === 'object') return JSON.stringify(v);
+  if (typeof v === 'object') return toJsonText(v);
   return v;
 }
 
@@ -206,7 +203,7 @@ export function compilePostgresAction(cfg: unknown, deps: ActionDeps, where: str
   if (c.columns === undefined || c.columns === null) {
     // Without columns: the whole output, as JSON, into a `payload` column (jsonb).
     columns = ['"payload"'];
-    values = [(output) => JSON.stringify(Buffer.isBuffer(output) ? output.toString('base64') : output)];
+    values = [(output) => toJsonText(Buffer.isBuffer(output) ? output.toString('base64') : output)];
   } else {
     if (typeof c.columns !== 'object' || Array.isArray(c.columns)) throw rulesErrors.invalid(`${field}.columns must be an object of column name -> template or output path`);
     const entries = Object.entries(c.columns as Record<string, unknown>);
@@ -339,7 +336,7 @@ export function compileKafkaAction(c: NonNullable<AwsRuleAction['kafka']>, deps:
       await deps.external.kafka(settings.conn).send({
         topic: t,
         key: k === '' ? null : k,
-        value: bytesOf(output),
+        value: outputBytes(output),
         partition: p,
         headers: Object.fromEntries(renderHeaders(headers, doc, ctx)),
         acks: settings.acks,

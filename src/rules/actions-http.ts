@@ -9,6 +9,7 @@
  *   after its first message. A batch that fails fails every message in it.
  */
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
+import { outputBytes, toJsonText } from './output.js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { CompiledAction, Invocation } from './actions.js';
 import type { Destinations } from './destinations.js';
@@ -79,8 +80,8 @@ export function compileHttpAction(c: HttpAction, deps: HttpActionDeps, where: st
       // [HTTP action] application/json for JSON output, else application/octet-stream, unless a header says otherwise.
       hdrs['content-type'] ??= Buffer.isBuffer(output) ? 'application/octet-stream' : 'application/json';
       // Bytes are not JSON: they cannot be an element of a batch, so they go alone, as they are.
-      if (batcher === null || Buffer.isBuffer(output)) return send(target, hdrs, Buffer.isBuffer(output) ? output : Buffer.from(JSON.stringify(output)));
-      return batcher.add(target, hdrs, ctx.topic, JSON.stringify(output));
+      if (batcher === null || Buffer.isBuffer(output)) return send(target, hdrs, outputBytes(output));
+      return batcher.add(target, hdrs, ctx.topic, toJsonText(output));
     },
   };
 }

@@ -5,6 +5,7 @@
  * configuration (s3-targets.ts). `roleArn` is accepted and ignored: there is no IAM to assume.
  */
 import type { CompiledAction } from './actions.js';
+import { outputBytes } from './output.js';
 import { rulesErrors } from './errors.js';
 import type { RuleAction } from './model.js';
 import { BUCKET, CANNED_ACLS, type S3Targets } from './s3-targets.js';
@@ -39,7 +40,7 @@ export function compileS3Action(c: NonNullable<RuleAction['s3']>, targets: S3Tar
     failedAction: 'S3Action',
     failedResource: c.bucketName,
     run: async ({ output, doc, ctx }) => {
-      const body = Buffer.isBuffer(output) ? output : Buffer.from(JSON.stringify(output));
+      const body = outputBytes(output);
       await targets.put({ bucket: bucket(doc, ctx), key: key(doc, ctx), body, ...(acl !== undefined ? { cannedAcl: acl } : {}) });
     },
   };

@@ -12,6 +12,7 @@ import { compileCloudwatchLogsAction, compileCloudwatchMetricAction, type Custom
 import { compileS3Action } from './actions-s3.js';
 import { compileTemplate, SqlParseException, type SqlContext, type SqlLookups, type Template } from './sql/index.js';
 import type { Destinations } from './destinations.js';
+import { outputBytes } from './output.js';
 import type { ExternalTargets } from './external-targets.js';
 import { rulesErrors, RulesError } from './errors.js';
 import type { LocalFunctions } from './lambda.js';
@@ -65,10 +66,7 @@ const KNOWN_UNSUPPORTED = new Set([
   'salesforce', 'iotAnalytics', 'iotEvents', 'iotSiteWise', 'stepFunctions', 'timestream', 'location',
 ]);
 
-/** The bytes an action sends: the payload bytes for binary output, else JSON. */
-export function outputBytes(output: unknown): Buffer {
-  return Buffer.isBuffer(output) ? output : Buffer.from(JSON.stringify(output));
-}
+export { outputBytes } from './output.js';
 
 function template(text: string, field: string, lookups: SqlLookups): Template {
   try {

@@ -172,15 +172,43 @@ export class RuleEngine {
     let doc: unknown;
     try {
       doc = q.rule.sql.parsePayload(q.message.payload);
+      if (q.rule.sql.async) {
+        // aws_lambda() in the SQL: evaluation waits for function calls, off the drain loop.
+        this.inFlight++;
+        void q.rule.sql
+          .evaluateAsync(ctx, doc)
+          .then(
+            (out) => this.evaluated(q, ctx, doc, out, counters),
+            (err: unknown) => this.evaluationFailed(q, ctx, err, counters),
+          )
+          .finally(() => {
+            this.inFlight--;
+            this.checkIdle();
+          });
+        return;
+      }
       output = q.rule.sql.evaluateParsed(ctx, doc);
     } catch (err) {
-      if (counters) {
-        counters.sqlErrors++;
-        pushTrace(counters, { traceId: ctx.traceId, topic: q.topic, at: ctx.timestamp, matched: false, error: (err as Error).message, actions: [] });
-      }
-      this.deps.logger.warn({ err, rule: q.rule.name, topic: q.topic }, 'rule evaluation failed');
+      this.evaluationFailed(q, ctx, err, counters);
       return;
     }
+    this.evaluated(q, ctx, doc, output, counters);
+  }
+
+  /**
+   * An evaluation error (a failed or timed-out aws_lambda() call, a get_dynamodb error...): the
+   * message does not reach the rule's actions, and — as on AWS, where the error action covers rule
+   * actions only — not its errorAction either; it is counted, traced and logged.
+   */
+  private evaluationFailed(q: Queued, ctx: SqlContext, err: unknown, counters: Counters | undefined): void {
+    if (counters) {
+      counters.sqlErrors++;
+      pushTrace(counters, { traceId: ctx.traceId, topic: q.topic, at: ctx.timestamp, matched: false, error: (err as Error).message, actions: [] });
+    }
+    this.deps.logger.warn({ err, rule: q.rule.name, topic: q.topic }, 'rule evaluation failed');
+  }
+
+  private evaluated(q: Queued, ctx: SqlContext, doc: unknown, output: unknown, counters: Counters | undefined): void {
     const trace: RuleTrace = { traceId: ctx.traceId, topic: q.topic, at: ctx.timestamp, matched: output !== undefined, actions: [] };
     if (counters) pushTrace(counters, trace);
     if (output === undefined) return;

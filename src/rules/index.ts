@@ -17,7 +17,7 @@ import { createRulesHandlers } from './http.js';
 import { createLocalFunctions } from './lambda.js';
 import { S3Targets } from './s3-targets.js';
 import { RulesService } from './service.js';
-import type { SqlLookups } from './sql/index.js';
+import { ProtoDescriptors, resolveSecret, type SqlLookups } from './sql/index.js';
 import { SqliteRulesStore } from './store-sqlite.js';
 import { registerLocalRoutes } from './local-routes.js';
 import { parseRulePayload } from './rule-payload.js';
@@ -38,6 +38,9 @@ export { SqliteRulesStore } from './store-sqlite.js';
 /** AWS IoT SQL: compile once, evaluate per message. */
 export { compileSql, compileTemplate, SqlParseException } from './sql/index.js';
 export type { CompiledSql, SqlContext, SqlLookups } from './sql/index.js';
+
+/** Longest an aws_lambda() call in SQL may run (AWS: 2 s), or rules.functionTimeoutMs when lower. */
+const SQL_FUNCTION_TIMEOUT_MS = 2_000;
 
 export interface RulesDeps {
   db: SqliteDatabase;
@@ -97,8 +100,14 @@ export function createRules(deps: RulesDeps): Rules {
     ...(deps.fetch ? { fetch: deps.fetch } : {}),
     ...(deps.now ? { now: deps.now } : {}),
   });
+  const functions = createLocalFunctions(config.functions, { timeoutMs: config.functionTimeoutMs, memoryMb: config.functionMemoryMb });
+  const objectsDir = deps.dataDir === undefined ? null : join(deps.dataDir, 's3');
   const lookups: SqlLookups = {
     ...deps.lookups,
+    // [aws_lambda] "Lambda function calls from rules should be completed within 2000 milliseconds."
+    functions: { has: (arn) => functions.resolve(arn) !== null, invoke: (arn, event) => functions.invoke(arn, event, { timeoutMs: SQL_FUNCTION_TIMEOUT_MS }) },
+    getSecret: (id) => resolveSecret(config.secrets, id),
+    ...(objectsDir === null ? {} : { protoDescriptors: new ProtoDescriptors(objectsDir) }),
     getDynamoDb: (table, keyName, keyValue, _sortName, sortValue) => {
       void keyName;
       return store.getItem(table, keyText(keyValue), sortValue === undefined ? '' : keyText(sortValue)) ?? undefined;
@@ -115,7 +124,7 @@ export function createRules(deps: RulesDeps): Rules {
     messaging: deps.messaging,
     destinations,
     actionDeps: {
-      functions: createLocalFunctions(config.functions, { timeoutMs: config.functionTimeoutMs, memoryMb: config.functionMemoryMb }),
+      functions,
       lookups,
       tables: config.tables,
       http: { attempts: config.httpAttempts, backoffMs: config.httpBackoffMs, timeoutMs: config.httpTimeoutMs },

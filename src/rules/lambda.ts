@@ -7,6 +7,7 @@
 import { resolve as resolvePath } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { toPlainJson } from './sql/index.js';
 
 export interface FunctionConfig {
   module: string;
@@ -15,7 +16,8 @@ export interface FunctionConfig {
 export interface LocalFunctions {
   /** The configured function of an ARN or name, or null. */
   resolve(functionArn: string): FunctionConfig | null;
-  invoke(functionArn: string, event: unknown): Promise<unknown>;
+  /** Runs the function in a worker; `timeoutMs` lowers the configured limit (aws_lambda() in SQL: 2 s). */
+  invoke(functionArn: string, event: unknown, opts?: { timeoutMs?: number }): Promise<unknown>;
 }
 
 const LAMBDA_ARN = /^arn:[^:]+:lambda:[^:]*:[^:]*:function:([^:]+)(?::[^:]+)?$/;
@@ -44,12 +46,14 @@ export function createLocalFunctions(functions: Readonly<Record<string, Function
   };
   return {
     resolve,
-    invoke(arn, event) {
+    invoke(arn, event, call = {}) {
       const cfg = resolve(arn);
       if (cfg === null) return Promise.reject(new Error(`function ${arn} is not configured (rules.functions)`));
       const url = pathToFileURL(resolvePath(cfg.module)).href;
+      const timeoutMs = Math.min(opts.timeoutMs, call.timeoutMs ?? opts.timeoutMs);
       return new Promise((res, rej) => {
-        const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { url, event }, resourceLimits: { maxOldGenerationSizeMb: opts.memoryMb } });
+        // The event as JSON data: SQL Decimals (7.0) reach the function as numbers.
+        const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { url, event: toPlainJson(event) }, resourceLimits: { maxOldGenerationSizeMb: opts.memoryMb } });
         let settled = false;
         const done = (f: () => void): void => {
           if (settled) return;
@@ -58,7 +62,7 @@ export function createLocalFunctions(functions: Readonly<Record<string, Function
           void w.terminate();
           f();
         };
-        const timer = setTimeout(() => done(() => rej(new Error(`function ${arn} timed out after ${opts.timeoutMs} ms`))), opts.timeoutMs);
+        const timer = setTimeout(() => done(() => rej(new Error(`function ${arn} timed out after ${timeoutMs} ms`))), timeoutMs);
         w.once('message', (m: { ok: boolean; result?: unknown; error?: string }) => done(() => (m.ok ? res(m.result) : rej(new Error(m.error)))));
         w.once('error', (err) => done(() => rej(err)));
         w.once('exit', (code) => done(() => rej(new Error(`function ${arn} exited with code ${code}`))));

@@ -37,7 +37,11 @@ export interface RuleTestResult {
   /** Actions that would run for this message. */
   actions: { action: string; resource: string }[];
   error?: string;
+  /** Set when the SQL calls aws_lambda(): rule tests run no function, so those calls are Undefined. */
+  note?: string;
 }
+
+const LAMBDA_NOTE = 'aws_lambda() calls are not run by rule tests; they evaluated as Undefined';
 
 export function testRule(name: string, input: RuleTestInput, store: RulesStore, actionDeps: ActionDeps, accountId: string, now: () => number): RuleTestResult[] {
   const stored = input.sql === undefined ? store.getRule(name) : null;
@@ -77,8 +81,9 @@ export function testRule(name: string, input: RuleTestInput, store: RulesStore, 
     if (!topicOk) return { topic: m.topic, matched: false, actions: [] };
     try {
       const out = sql.evaluate(ctx);
-      if (out === undefined) return { topic: m.topic, matched: false, actions: [] };
-      return { topic: m.topic, matched: true, output: Buffer.isBuffer(out) ? { base64: out.toString('base64') } : out, actions };
+      const note = sql.async ? { note: LAMBDA_NOTE } : {};
+      if (out === undefined) return { topic: m.topic, matched: false, actions: [], ...note };
+      return { topic: m.topic, matched: true, output: Buffer.isBuffer(out) ? { base64: out.toString('base64') } : out, actions, ...note };
     } catch (err) {
       return { topic: m.topic, matched: false, actions: [], error: (err as Error).message };
     }

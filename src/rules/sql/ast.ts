@@ -1,7 +1,8 @@
 /** The syntax tree of an AWS IoT SQL statement, as the parser builds it and the compiler reads it. */
 
 export type Expr =
-  | { type: 'literal'; value: unknown; decimal?: boolean; pos: number }
+  /** `decimal`: a number written with a point or an exponent; `text`: a number as written. */
+  | { type: 'literal'; value: unknown; decimal?: boolean; text?: string; pos: number }
   | { type: 'ident'; name: string; pos: number }
   | { type: 'star'; pos: number }
   | { type: 'member'; object: Expr; name: string; pos: number }

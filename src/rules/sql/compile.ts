@@ -4,14 +4,17 @@
  * filters are SqlParseException here, never a silent Undefined at run time.
  */
 import type { Expr, Query, SelectItem } from './ast.js';
-import type { SqlContext, SqlFunction, SqlLookups } from './context.js';
+import type { ExternalCalls, SqlContext, SqlFunction, SqlLookups } from './context.js';
+import { decimalOf, SqlDecimal } from './decimal.js';
 import { SqlParseException, positionOf } from './errors.js';
+import { awsLambda, getSecretFn, MAX_LAMBDA_CALLS, runWantedCall, SECRET_TYPES } from './functions-external.js';
 import { MATH_FUNCTIONS } from './functions-math.js';
 import { MISC_FUNCTIONS } from './functions-misc.js';
 import { STRING_FUNCTIONS } from './functions-string.js';
+import { parseJsonText } from './json.js';
 import { parseSql } from './parser.js';
 import { topicFilterProblem } from './topic-filter.js';
-import { arithmetic, cast, compare, equals, stringify, toBoolean } from './values.js';
+import { arithmetic, cast, CAST_TYPES, compare, equals, isPlainObject, stringify, toBoolean } from './values.js';
 
 /** Where an expression is evaluated: the current document, and for nested queries the element alias and outer scope. */
 export interface Env {
@@ -27,7 +30,19 @@ export const SQL_VERSIONS = ['2015-10-08', '2016-03-23', 'beta'] as const;
 export const DEFAULT_SQL_VERSION = '2015-10-08';
 
 /** Functions of AWS's list that Thingport does not offer (they need AWS-only services). */
-const UNSUPPORTED = new Set(['aws_lambda', 'get_secret', 'machinelearning_predict', 'md2', 'transform']);
+const UNSUPPORTED = new Set(['machinelearning_predict', 'md2', 'transform']);
+
+/** Where an expression sits: the rule's statement (SELECT, WHERE) or an action's substitution template. */
+type Place = 'statement' | 'template';
+
+/**
+ * Whether whole numbers written as Decimals (`7.0`) stay Decimal: SQL 2015-10-08 keeps them, with
+ * 2016-03-23 (and beta) "numeric values that are whole numbers ... are processed as an Int"
+ * (developer guide, "Data types").
+ */
+function keepsWholeDecimals(sqlVersion: string): boolean {
+  return sqlVersion === '2015-10-08';
+}
 
 export interface CompileOptions {
   sqlVersion?: string;
@@ -37,33 +52,51 @@ export interface CompileOptions {
 export interface CompiledSql {
   readonly topicFilter: string;
   readonly sqlVersion: string;
+  /** The statement calls aws_lambda(): evaluate it with evaluateAsync. */
+  readonly async: boolean;
   /** The rule's output for one message (an Object, a SELECT VALUE value, or the payload Buffer), or undefined when WHERE drops it. */
   evaluate(ctx: SqlContext): unknown;
   /** The same, for a payload the caller already parsed with `parsePayload` (one JSON.parse per message). */
   evaluateParsed(ctx: SqlContext, doc: unknown): unknown;
+  /**
+   * The same for a statement that calls aws_lambda(): evaluates, runs a call the evaluation needed,
+   * and evaluates again with its result until no call is missing (at most MAX_LAMBDA_CALLS calls),
+   * with the message's context (timestamp, traceid, newuuid values) the same in every pass.
+   * Rejects when a call fails or times out. For other statements it is evaluateParsed.
+   */
+  evaluateAsync(ctx: SqlContext, doc: unknown): Promise<unknown>;
   /** The payload as the SQL sees it: parsed JSON, or undefined for a non-JSON payload. */
   readonly parsePayload: (payload: Buffer) => unknown;
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) && !Buffer.isBuffer(v);
-}
+const isObject = isPlainObject;
 
-/** JSON payloads parse to their value; anything else (binary, invalid JSON) is undefined and `*` is the bytes. */
-export function parsePayload(payload: Buffer): unknown {
+/**
+ * JSON payloads parse to their value; anything else (binary, invalid JSON) is undefined and `*` is
+ * the bytes. `decimals` (SQL 2015-10-08): numbers written `7.0` or `1e3` are Decimals (json.ts).
+ */
+export function parsePayload(payload: Buffer, decimals = false): unknown {
   if (payload.length === 0) return undefined;
   try {
-    return JSON.parse(payload.toString('utf8')) as unknown;
+    return parseJsonText(payload.toString('utf8'), decimals);
   } catch {
     return undefined;
   }
 }
 
+function isStringLiteral(e: Expr | undefined): e is Extract<Expr, { type: 'literal' }> & { value: string } {
+  return e !== undefined && e.type === 'literal' && typeof e.value === 'string';
+}
+
 class Compiler {
   private readonly functions: Record<string, SqlFunction>;
+  /** The compiled text calls aws_lambda(). */
+  usesLambda = false;
   constructor(
     private readonly sql: string,
-    lookups: SqlLookups,
+    private readonly lookups: SqlLookups,
+    private readonly decimals: boolean,
+    private readonly place: Place,
   ) {
     this.functions = { ...MATH_FUNCTIONS, ...STRING_FUNCTIONS, ...MISC_FUNCTIONS, ...lookupFunctions(lookups) };
   }
@@ -76,7 +109,9 @@ class Compiler {
   expr(e: Expr, inCall = false): Fn {
     switch (e.type) {
       case 'literal': {
-        const v = e.value;
+        let v = e.value;
+        // [Data types] a number written with a point or exponent is a Decimal, even when whole.
+        if (this.decimals && e.decimal === true && typeof v === 'number' && Number.isInteger(v)) v = new SqlDecimal(v, e.text);
         return () => v;
       }
       case 'ident': {
@@ -119,7 +154,8 @@ class Compiler {
             const b = toBoolean(a(env));
             return b === undefined ? undefined : !b;
           };
-        return (env) => arithmetic('-', 0, a(env));
+        const decimals = this.decimals;
+        return (env) => arithmetic('-', 0, a(env), decimals);
       }
       case 'binary':
         return this.binary(e);
@@ -128,8 +164,9 @@ class Compiler {
       case 'cast': {
         const a = this.expr(e.operand);
         const to = e.to.toLowerCase();
-        if (!['int', 'decimal', 'bool', 'boolean', 'string'].includes(to)) this.fail(`cannot cast to ${e.to}; use Int, Decimal, Boolean or String`, e.pos);
-        return (env) => cast(a(env), to);
+        if (!Object.hasOwn(CAST_TYPES, to)) this.fail(`cannot cast to ${e.to}; use Int, Decimal, Boolean or String`, e.pos);
+        const decimals = this.decimals;
+        return (env) => cast(a(env), to, decimals);
       }
       case 'case': {
         const subject = e.subject === null ? null : this.expr(e.subject);
@@ -175,6 +212,7 @@ class Compiler {
   binary(e: Extract<Expr, { type: 'binary' }>): Fn {
     const l = this.expr(e.left);
     const r = this.expr(e.right);
+    const decimals = this.decimals;
     switch (e.op) {
       case 'AND':
         return (env) => {
@@ -231,22 +269,14 @@ class Compiler {
           const b = r(env);
           // String + String concatenates unless both are numbers in text.
           if (typeof a === 'string' && typeof b === 'string') {
-            const n = arithmetic('+', a, b);
+            const n = arithmetic('+', a, b, decimals);
             return n === undefined ? a + b : n;
           }
-          return arithmetic('+', a, b);
+          return arithmetic('+', a, b, decimals);
         };
       default: {
         const op = e.op;
-        // A Decimal literal (`7.0`) keeps the division Decimal even when its value is integral.
-        const decimal = (x: Expr): boolean => x.type === 'literal' && x.decimal === true;
-        if (op === '/' && (decimal(e.left) || decimal(e.right)))
-          return (env) => {
-            const v = arithmetic('*', l(env), 1);
-            const d = arithmetic('*', r(env), 1);
-            return typeof v === 'number' && typeof d === 'number' && d !== 0 ? v / d : undefined;
-          };
-        return (env) => arithmetic(op, l(env), r(env));
+        return (env) => arithmetic(op, l(env), r(env), decimals);
       }
     }
   }
@@ -254,20 +284,96 @@ class Compiler {
   call(e: Extract<Expr, { type: 'call' }>): Fn {
     const name = e.name.toLowerCase();
     if (UNSUPPORTED.has(name)) this.fail(`function ${e.name}() is not supported by Thingport (see docs/rules.md)`, e.pos);
+    if (name === 'aws_lambda') return this.awsLambda(e);
+    if (name === 'get_secret') return this.getSecret(e);
+    const scheme = e.args[1];
+    if (name === 'decode' && isStringLiteral(scheme) && scheme.value.toLowerCase() === 'proto') return this.decodeProto(e);
     const def = this.functions[name];
     if (def === undefined) this.fail(`unknown function ${e.name}()`, e.pos);
+    if (name === 'decode') {
+      if (scheme?.type === 'literal' && String(scheme.value).toLowerCase() !== 'base64')
+        this.fail(`decode() scheme '${String(scheme.value)}' is not supported; use 'base64' or 'proto'`, scheme.pos);
+      if (e.args.length !== 2) this.fail(`decode(value, 'base64') takes 2 arguments, got ${e.args.length}`, e.pos);
+    }
     if (e.args.length < def!.min || e.args.length > def!.max)
       this.fail(`${e.name}() takes ${def!.min === def!.max ? def!.min : `${def!.min} to ${def!.max}`} arguments, got ${e.args.length}`, e.pos);
-    if (name === 'decode' && e.args[1]?.type === 'literal' && String(e.args[1].value).toLowerCase() !== 'base64')
-      this.fail(`decode() scheme '${String(e.args[1].value)}' is not supported; use 'base64'`, e.args[1].pos);
     const args = e.args.map((a) => this.expr(a, true));
     const fn = def!.fn;
+    const returns = this.decimals ? def!.returns : undefined;
+    if (returns === 'decimal')
+      return (env) => {
+        const v = fn(args.map((a) => a(env)), env.ctx);
+        return typeof v === 'number' ? decimalOf(v) : v;
+      };
+    if (returns === 'decimalIfArg')
+      return (env) => {
+        const values = args.map((a) => a(env));
+        const v = fn(values, env.ctx);
+        // Int in, Int out; a Decimal or String argument makes the result a Decimal.
+        return typeof v === 'number' && values.some((x) => typeof x !== 'number' || !Number.isInteger(x)) ? decimalOf(v) : v;
+      };
     if (args.length === 0) return (env) => fn([], env.ctx);
     if (args.length === 1) {
       const a0 = args[0]!;
       return (env) => fn([a0(env)], env.ctx);
     }
     return (env) => fn(args.map((a) => a(env)), env.ctx);
+  }
+
+  /** aws_lambda(functionArn, inputJson): a configured local function; the SQL statement only. */
+  awsLambda(e: Extract<Expr, { type: 'call' }>): Fn {
+    if (this.place === 'template') this.fail('aws_lambda() cannot be used in a substitution template; call it in the rule\'s SELECT or WHERE', e.pos);
+    const functions = this.lookups.functions;
+    if (functions === undefined) this.fail('aws_lambda() needs Thingport local functions (rules.functions)', e.pos);
+    if (e.args.length !== 2) this.fail(`aws_lambda(functionArn, inputJson) takes 2 arguments, got ${e.args.length}`, e.pos);
+    const arn = e.args[0]!;
+    if (isStringLiteral(arn) && !functions!.has(arn.value)) this.fail(`aws_lambda(): function ${arn.value} is not configured in rules.functions`, arn.pos);
+    this.usesLambda = true;
+    const f = this.expr(arn);
+    // `*` is the whole input: the parsed JSON payload (base64 text for a binary one).
+    const input = this.expr(e.args[1]!);
+    return (env) => awsLambda([f(env), input(env)], env.ctx);
+  }
+
+  /** get_secret(secretId, secretType[, key], roleArn): substitution templates only (credentials for actions). */
+  getSecret(e: Extract<Expr, { type: 'call' }>): Fn {
+    if (this.place === 'statement')
+      this.fail('get_secret() can be used only in the substitution templates of rule actions (such as an http header value), not in the SQL statement', e.pos);
+    const lookup = this.lookups.getSecret;
+    if (lookup === undefined) this.fail('get_secret() needs secrets from configuration (rules.secrets)', e.pos);
+    if (e.args.length < 3 || e.args.length > 4) this.fail(`get_secret(secretId, secretType[, key], roleArn) takes 3 or 4 arguments, got ${e.args.length}`, e.pos);
+    const [id, type] = e.args;
+    if (isStringLiteral(id) && lookup!(id.value) === undefined) this.fail(`get_secret(): secret ${id.value} is not configured in rules.secrets`, id.pos);
+    if (type?.type === 'literal' && !SECRET_TYPES.includes(String(type.value))) this.fail(`get_secret(): secretType must be SecretString or SecretBinary, got ${String(type.value)}`, type.pos);
+    const fn = getSecretFn(lookup!);
+    const args = e.args.map((a) => this.expr(a, true));
+    return (env) => fn(args.map((a) => a(env)));
+  }
+
+  /** decode(value, 'proto', bucket, fileDescriptorSetKey, protoFileName, messageType): descriptor read now, bytes decoded per message. */
+  decodeProto(e: Extract<Expr, { type: 'call' }>): Fn {
+    if (this.place === 'template') this.fail("decode(…, 'proto', …) cannot be used in a substitution template", e.pos);
+    const descriptors = this.lookups.protoDescriptors;
+    if (descriptors === undefined) this.fail("decode(…, 'proto', …) needs Thingport's object store (a data directory)", e.pos);
+    if (e.args.length !== 6) this.fail(`decode(value, 'proto', bucket, fileDescriptorSetKey, protoFileName, messageType) takes 6 arguments, got ${e.args.length}`, e.pos);
+    const names = ['bucket', 'fileDescriptorSetKey', 'protoFileName', 'messageType'];
+    const literals = e.args.slice(2).map((a, i) => {
+      if (!isStringLiteral(a)) return this.fail(`decode(): ${names[i]} must be a string literal`, a.pos);
+      return a.value;
+    });
+    let decoder;
+    try {
+      decoder = descriptors!.decoder(literals[0]!, literals[1]!, literals[2]!, literals[3]!);
+    } catch (err) {
+      return this.fail((err as Error).message, e.pos);
+    }
+    const value = this.expr(e.args[0]!, true);
+    return (env) => {
+      const v = value(env);
+      // The payload bytes (`*`), or base64 text of them (a field of a JSON payload).
+      const bytes = Buffer.isBuffer(v) ? v : typeof v === 'string' ? Buffer.from(v, 'base64') : undefined;
+      return bytes === undefined ? undefined : decoder(bytes);
+    };
   }
 
   subquery(q: Query): Fn {
@@ -371,13 +477,35 @@ export function compileSql(sql: string, opts: CompileOptions = {}): CompiledSql 
   if (!(SQL_VERSIONS as readonly string[]).includes(sqlVersion))
     throw new SqlParseException(`unknown awsIotSqlVersion '${sqlVersion}'; use ${SQL_VERSIONS.join(', ')}`, 1, 1);
   const q = parseSql(sql);
-  const { topic, evaluate } = new Compiler(sql, opts.lookups ?? {}).top(q);
+  const decimals = keepsWholeDecimals(sqlVersion);
+  const lookups = opts.lookups ?? {};
+  const compiler = new Compiler(sql, lookups, decimals, 'statement');
+  const { topic, evaluate } = compiler.top(q);
+  const parse = decimals ? (payload: Buffer): unknown => parsePayload(payload, true) : (payload: Buffer): unknown => parsePayload(payload, false);
+  const functions = lookups.functions;
+  const usesLambda = compiler.usesLambda && functions !== undefined;
   return {
     topicFilter: topic,
     sqlVersion,
-    parsePayload,
-    evaluate: (ctx) => evaluate(ctx, parsePayload(ctx.payload)),
+    async: usesLambda,
+    parsePayload: parse,
+    evaluate: (ctx) => evaluate(ctx, parse(ctx.payload)),
     evaluateParsed: evaluate,
+    evaluateAsync: async (ctx, doc) => {
+      if (!usesLambda) return evaluate(ctx, doc);
+      const calls: ExternalCalls = { results: new Map(), wanted: [], stable: [], next: 0 };
+      const c: SqlContext = { ...ctx, calls };
+      for (let made = 0; ; made++) {
+        calls.wanted.length = 0;
+        calls.next = 0;
+        const out = evaluate(c, doc);
+        if (calls.wanted.length === 0) return out;
+        if (made >= MAX_LAMBDA_CALLS) throw new Error(`one message needed more than ${MAX_LAMBDA_CALLS} aws_lambda() calls`);
+        // Only the first missing call is certain to have its real input: later ones in the same
+        // pass may have been computed from a pending (Undefined) result. Calls run one at a time.
+        await runWantedCall(c, functions!);
+      }
+    },
   };
 }
 
@@ -386,7 +514,7 @@ export function compileExpression(text: string, opts: CompileOptions = {}): (doc
   const wrapped = `SELECT VALUE ${text} FROM '#'`;
   let f: Fn;
   try {
-    f = new Compiler(wrapped, opts.lookups ?? {}).projection(parseSql(wrapped));
+    f = new Compiler(wrapped, opts.lookups ?? {}, keepsWholeDecimals(opts.sqlVersion ?? DEFAULT_SQL_VERSION), 'template').projection(parseSql(wrapped));
   } catch (err) {
     // Report positions within the expression, not within the wrapper statement.
     if (err instanceof SqlParseException && err.line === 1) {

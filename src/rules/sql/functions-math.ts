@@ -1,11 +1,14 @@
 /** Math and bit functions of AWS IoT SQL (developer guide, "Functions"). Non-numeric input gives Undefined. */
 import type { SqlFunction } from './context.js';
+import { stableVolatile } from './functions-external.js';
 import { toNumber } from './values.js';
 
-function num1(f: (x: number) => number): SqlFunction {
+/** A function of one number; `returns` tags its result type (context.ts). */
+function num1(f: (x: number) => number, returns?: SqlFunction['returns']): SqlFunction {
   return {
     min: 1,
     max: 1,
+    ...(returns ? { returns } : {}),
     fn: ([a]) => {
       const x = toNumber(a);
       if (x === undefined) return undefined;
@@ -14,10 +17,11 @@ function num1(f: (x: number) => number): SqlFunction {
     },
   };
 }
-function num2(f: (x: number, y: number) => number | undefined): SqlFunction {
+function num2(f: (x: number, y: number) => number | undefined, returns?: SqlFunction['returns']): SqlFunction {
   return {
     min: 2,
     max: 2,
+    ...(returns ? { returns } : {}),
     fn: ([a, b]) => {
       const x = toNumber(a);
       const y = toNumber(b);
@@ -47,30 +51,30 @@ function roundHalfAway(x: number): number {
 }
 
 export const MATH_FUNCTIONS: Record<string, SqlFunction> = {
-  abs: num1(Math.abs),
-  acos: num1(Math.acos),
-  asin: num1(Math.asin),
-  atan: num1(Math.atan),
-  atan2: num2((y, x) => Math.atan2(y, x)),
+  abs: num1(Math.abs, 'decimalIfArg'),
+  acos: num1(Math.acos, 'decimal'),
+  asin: num1(Math.asin, 'decimal'),
+  atan: num1(Math.atan, 'decimal'),
+  atan2: num2((y, x) => Math.atan2(y, x), 'decimal'),
   ceil: num1(Math.ceil),
-  cos: num1(Math.cos),
-  cosh: num1(Math.cosh),
-  exp: num1(Math.exp),
+  cos: num1(Math.cos, 'decimal'),
+  cosh: num1(Math.cosh, 'decimal'),
+  exp: num1(Math.exp, 'decimal'),
   floor: num1(Math.floor),
-  ln: num1(Math.log),
-  log: num1(Math.log10),
+  ln: num1(Math.log, 'decimal'),
+  log: num1(Math.log10, 'decimal'),
   // mod: result has the sign of the divisor... AWS: mod(-8, 3) = 1 (floor modulus).
-  mod: num2((x, y) => (y === 0 ? undefined : ((x % y) + y) % y)),
-  remainder: num2((x, y) => (y === 0 ? undefined : x % y)),
-  power: num2(Math.pow),
-  rand: { min: 0, max: 0, fn: () => Math.random(), volatile: true },
+  mod: num2((x, y) => (y === 0 ? undefined : ((x % y) + y) % y), 'decimalIfArg'),
+  remainder: num2((x, y) => (y === 0 ? undefined : x % y), 'decimalIfArg'),
+  power: num2(Math.pow, 'decimal'),
+  rand: { min: 0, max: 0, fn: (_a, ctx) => stableVolatile(ctx, Math.random), volatile: true, returns: 'decimal' },
   round: num1(roundHalfAway),
   sign: num1(Math.sign),
-  sin: num1(Math.sin),
-  sinh: num1(Math.sinh),
-  sqrt: num1(Math.sqrt),
-  tan: num1(Math.tan),
-  tanh: num1(Math.tanh),
+  sin: num1(Math.sin, 'decimal'),
+  sinh: num1(Math.sinh, 'decimal'),
+  sqrt: num1(Math.sqrt, 'decimal'),
+  tan: num1(Math.tan, 'decimal'),
+  tanh: num1(Math.tanh, 'decimal'),
   trunc: {
     min: 2,
     max: 2,

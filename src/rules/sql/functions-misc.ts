@@ -1,9 +1,11 @@
 /** Type, encoding/hashing, time and context functions of AWS IoT SQL. */
-import { createHash, randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 import type { SqlFunction } from './context.js';
+import { newUuid } from './functions-external.js';
+import { parseJsonText } from './json.js';
 import { formatTime, parseTime } from './time-format.js';
-import { bytesOf, stringify, toNumber } from './values.js';
+import { bytesOf, isPlainObject, stringify, toNumber } from './values.js';
 
 function hash(alg: string): SqlFunction {
   return { min: 1, max: 1, fn: ([a]) => { const b = bytesOf(a); return b === undefined ? undefined : createHash(alg).update(b).digest('hex'); } };
@@ -14,8 +16,7 @@ function getElement(container: unknown, key: unknown): unknown {
     const i = toNumber(key);
     return i === undefined || !Number.isInteger(i) ? undefined : container[i];
   }
-  if (container !== null && typeof container === 'object' && !Buffer.isBuffer(container) && typeof key === 'string')
-    return Object.hasOwn(container, key) ? (container as Record<string, unknown>)[key] : undefined;
+  if (isPlainObject(container) && typeof key === 'string') return Object.hasOwn(container, key) ? container[key] : undefined;
   return undefined;
 }
 
@@ -23,7 +24,7 @@ export const MISC_FUNCTIONS: Record<string, SqlFunction> = {
   // Type
   isundefined: { min: 1, max: 1, fn: ([a]) => a === undefined },
   isnull: { min: 1, max: 1, fn: ([a]) => a === null },
-  isempty: { min: 1, max: 1, fn: ([a]) => a === '' || (Array.isArray(a) && a.length === 0) || (a !== null && typeof a === 'object' && !Array.isArray(a) && !Buffer.isBuffer(a) && Object.keys(a).length === 0) },
+  isempty: { min: 1, max: 1, fn: ([a]) => a === '' || (Array.isArray(a) && a.length === 0) || (isPlainObject(a) && Object.keys(a).length === 0) },
   get: { min: 2, max: 2, fn: ([a, k]) => getElement(a, k) },
   get_or_default: { min: 2, max: 2, fn: ([a, d]) => (a === undefined || a === null ? d : a) },
   // Encoding and hashing
@@ -35,12 +36,19 @@ export const MISC_FUNCTIONS: Record<string, SqlFunction> = {
       return bytesOf(a)?.toString('base64');
     },
   },
+  // decode(value, 'base64'); decode(value, 'proto', bucket, key, file, type) is compiled in compile.ts.
   decode: {
     min: 2,
-    max: 2,
+    max: 6,
     fn: ([a, scheme]) => {
       if (typeof a !== 'string' || typeof scheme !== 'string' || scheme.toLowerCase() !== 'base64') return undefined;
-      return Buffer.from(a, 'base64').toString('utf8');
+      const text = Buffer.from(a, 'base64').toString('utf8');
+      // [decode] a decoded JSON document is an addressable object; other text stays a String.
+      try {
+        return parseJsonText(text, false);
+      } catch {
+        return text;
+      }
     },
   },
   md5: hash('md5'),
@@ -78,7 +86,7 @@ export const MISC_FUNCTIONS: Record<string, SqlFunction> = {
   principal: { min: 0, max: 0, volatile: true, fn: (_a, ctx) => ctx.principal ?? undefined },
   sourceip: { min: 0, max: 0, volatile: true, fn: (_a, ctx) => ctx.sourceIp ?? undefined },
   traceid: { min: 0, max: 0, volatile: true, fn: (_a, ctx) => ctx.traceId },
-  newuuid: { min: 0, max: 0, volatile: true, fn: () => randomUUID() },
+  newuuid: { min: 0, max: 0, volatile: true, fn: (_a, ctx) => newUuid(ctx) },
   accountid: { min: 0, max: 0, volatile: true, fn: (_a, ctx) => ctx.accountId },
   sql_version: { min: 0, max: 0, volatile: true, fn: (_a, ctx) => ctx.sqlVersion },
   get_mqtt_property: {

@@ -1,10 +1,11 @@
 /** String and regular-expression functions of AWS IoT SQL. Non-string input converts as `cast(x AS String)`. */
 import type { SqlFunction } from './context.js';
+import { SqlDecimal } from './decimal.js';
 import { stringify, toNumber } from './values.js';
 
 function str(v: unknown): string | undefined {
   if (v === undefined || v === null) return undefined;
-  if (typeof v === 'object' && !Buffer.isBuffer(v)) return undefined;
+  if (typeof v === 'object' && !Buffer.isBuffer(v) && !(v instanceof SqlDecimal)) return undefined;
   return stringify(v);
 }
 function s1(f: (s: string) => unknown): SqlFunction {

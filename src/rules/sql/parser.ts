@@ -156,7 +156,8 @@ class Parser {
     const t = this.peek();
     if (this.acceptOp('-')) {
       const operand = this.unary();
-      if (operand.type === 'literal' && typeof operand.value === 'number') return { ...operand, value: -operand.value, pos: t.pos };
+      if (operand.type === 'literal' && typeof operand.value === 'number')
+        return { ...operand, value: -operand.value, ...(operand.text !== undefined ? { text: `-${operand.text}` } : {}), pos: t.pos };
       return { type: 'unary', op: '-', operand, pos: t.pos };
     }
     if (this.acceptOp('+')) return this.unary();
@@ -184,7 +185,7 @@ class Parser {
     switch (t.kind) {
       case 'number': {
         const decimal = /[.eE]/.test(t.text);
-        return { type: 'literal', value: Number(t.text), decimal, pos };
+        return { type: 'literal', value: Number(t.text), decimal, text: t.text, pos };
       }
       case 'string':
         return { type: 'literal', value: t.text, pos };

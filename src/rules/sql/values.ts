@@ -1,9 +1,11 @@
 /**
  * AWS IoT SQL values and their type rules (developer guide, "Data types" and "Operators").
- * Representation: Int and Decimal are JS numbers (an integral number is an Int, so JSON `2.0`
- * reads as Int 2 — see docs/rules.md), String, Boolean, Array, Object, Null (`null`),
- * Undefined (`undefined`), and binary payloads as Buffer.
+ * Representation: Int is an integral JS number, Decimal a fractional JS number or, when its value
+ * is whole (`7.0`), a SqlDecimal box; String, Boolean, Array, Object, Null (`null`), Undefined
+ * (`undefined`), and binary payloads as Buffer.
  */
+import { decimalOf, SqlDecimal } from './decimal.js';
+import { toJsonText } from './json.js';
 
 export type SqlType = 'Int' | 'Decimal' | 'Boolean' | 'String' | 'Array' | 'Object' | 'Null' | 'Undefined' | 'Binary';
 
@@ -19,9 +21,20 @@ export function typeOf(v: unknown): SqlType {
       return 'Boolean';
     default:
       if (Array.isArray(v)) return 'Array';
+      if (v instanceof SqlDecimal) return 'Decimal';
       if (Buffer.isBuffer(v)) return 'Binary';
       return 'Object';
   }
+}
+
+/** An Object value (not an Array, a Decimal box or the payload bytes). */
+export function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof SqlDecimal) && !Buffer.isBuffer(v);
+}
+
+/** Int or Decimal. */
+function isNumeric(v: unknown): boolean {
+  return typeof v === 'number' || v instanceof SqlDecimal;
 }
 
 /** Boolean operands of AND/OR/NOT: Booleans, or the strings "true"/"false" (any case); else undefined. */
@@ -40,36 +53,55 @@ const NUMERIC = /^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$/;
 /** Int/Decimal, or a String that is a valid number; else undefined. (Operators table: "String ... converted".) */
 export function toNumber(v: unknown): number | undefined {
   if (typeof v === 'number') return Number.isFinite(v) ? v : undefined;
-  if (typeof v === 'string' && NUMERIC.test(v)) return Number(v);
+  if (typeof v === 'string') return NUMERIC.test(v) ? Number(v) : undefined;
+  if (v instanceof SqlDecimal) return v.value;
   return undefined;
 }
 
-/** Arithmetic per AWS's tables: numbers (and numeric strings) in, Undefined for anything else. */
-export function arithmetic(op: '+' | '-' | '*' | '/' | '%', a: unknown, b: unknown): unknown {
+/** An Int operand: an integral JS number (a numeric String converts to a Decimal, "Conversions"). */
+function isInt(v: unknown): boolean {
+  return typeof v === 'number' && Number.isInteger(v);
+}
+
+/**
+ * Arithmetic per AWS's operator tables: Int op Int is an Int (`/` truncates toward zero);
+ * anything with a Decimal or a numeric String is a Decimal; other operands give Undefined.
+ * `decimals` (SQL 2015-10-08) keeps a whole Decimal result Decimal (2.5 * 2 = 5.0); with
+ * 2016-03-23 whole numbers are Ints ("Data types").
+ */
+export function arithmetic(op: '+' | '-' | '*' | '/' | '%', a: unknown, b: unknown, decimals = false): unknown {
   const x = toNumber(a);
   const y = toNumber(b);
   if (x === undefined || y === undefined) return undefined;
-  const ints = Number.isInteger(x) && Number.isInteger(y);
+  const ints = isInt(a) && isInt(b);
+  let r: number;
   switch (op) {
     case '+':
-      return x + y;
+      r = x + y;
+      break;
     case '-':
-      return x - y;
+      r = x - y;
+      break;
     case '*':
-      return x * y;
+      r = x * y;
+      break;
     case '/':
       if (y === 0) return undefined;
-      // Int / Int is integer division, truncating toward zero.
-      return ints ? Math.trunc(x / y) : x / y;
+      r = ints ? Math.trunc(x / y) : x / y;
+      break;
     case '%':
       if (y === 0) return undefined;
-      return x % y;
+      r = x % y;
+      break;
   }
+  if (!Number.isFinite(r)) return undefined;
+  return ints || !decimals ? r : decimalOf(r);
 }
 
 /** Deep equality for `=` on Arrays and Objects. */
 function deepEqual(a: unknown, b: unknown): boolean {
   if (a === b) return true;
+  if (isNumeric(a) && isNumeric(b)) return toNumber(a) === toNumber(b);
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
   if (Array.isArray(a)) {
     if (!Array.isArray(b) || a.length !== b.length) return false;
@@ -88,7 +120,7 @@ function deepEqual(a: unknown, b: unknown): boolean {
  */
 export function equals(a: unknown, b: unknown): boolean | undefined {
   if (a === undefined || b === undefined) return undefined;
-  if (typeof a === 'number' || typeof b === 'number') {
+  if (isNumeric(a) || isNumeric(b)) {
     const x = toNumber(a);
     const y = toNumber(b);
     if (x === undefined || y === undefined) return false;
@@ -124,27 +156,49 @@ export function stringify(v: unknown): string | undefined {
       return undefined;
     default:
       if (v === null) return 'null';
+      if (v instanceof SqlDecimal) return v.text;
       if (Buffer.isBuffer(v)) return v.toString('utf8');
-      return JSON.stringify(v);
+      return toJsonText(v);
   }
 }
 
-/** `cast(v AS Type)` per the functions reference; Undefined when there is no conversion. */
-export function cast(v: unknown, to: string): unknown {
+/** The type keywords `cast(v AS ...)` accepts (functions reference, "cast"), lower case, and what they cast to. */
+export const CAST_TYPES: Readonly<Record<string, 'int' | 'decimal' | 'boolean' | 'string'>> = {
+  int: 'int',
+  integer: 'int',
+  decimal: 'decimal',
+  double: 'decimal',
+  bool: 'boolean',
+  boolean: 'boolean',
+  string: 'string',
+  nvarchar: 'string',
+  text: 'string',
+  ntext: 'string',
+  varchar: 'string',
+};
+
+/**
+ * `cast(v AS Type)` per the functions reference; Undefined when there is no conversion. `decimals`
+ * (SQL 2015-10-08): a cast to Decimal is a Decimal even when whole — an Int becomes "a Decimal with
+ * no decimal point" (printed `1`), true/false become 1.0/0.0.
+ */
+export function cast(v: unknown, to: string, decimals = false): unknown {
   const t = typeOf(v);
-  switch (to.toLowerCase()) {
+  switch (CAST_TYPES[to.toLowerCase()]) {
     case 'int': {
       if (t === 'Boolean') return v ? 1 : 0;
       const n = toNumber(v);
       return n === undefined ? undefined : Math.trunc(n);
     }
     case 'decimal': {
-      if (t === 'Boolean') return v ? 1 : 0;
-      return toNumber(v);
+      if (t === 'Boolean') return decimals ? new SqlDecimal(v ? 1 : 0, v ? '1.0' : '0.0') : v ? 1 : 0;
+      if (t === 'Decimal') return v;
+      const n = toNumber(v);
+      if (n === undefined || !decimals) return n;
+      return decimalOf(n, t === 'String' ? (v as string).trim() : String(n));
     }
-    case 'bool':
     case 'boolean': {
-      if (t === 'Int' || t === 'Decimal') return v !== 0;
+      if (t === 'Int' || t === 'Decimal') return toNumber(v) !== 0;
       if (t === 'Boolean') return v;
       if (t === 'String') return toBoolean(v);
       return undefined;
