@@ -2,7 +2,8 @@
 export { createHttpApp } from './server.js';
 export type { HttpAppOptions } from './server.js';
 export { createMetrics } from './metrics.js';
-export type { Metrics } from './metrics.js';
+export type { Metrics, MetricsSources } from './metrics.js';
+export type { RuleMetricsSnapshot } from './metrics-rules.js';
 
 /**
  * Registers every operation of an AWS service model on a fastify app: SigV4 on every request (or,
