@@ -21,6 +21,9 @@ export type { Page, PageRequest } from './paginate.js';
 /** SigV4 verification, also for other transports (MQTT over WebSocket signs its URL the same way). */
 export { parseSigV4, verifySigV4, MAX_CLOCK_SKEW_MS } from './sigv4.js';
 export type { SigV4Claim, SigV4Request, SigV4VerifyOptions } from './sigv4.js';
+/** SigV4 signing (Authorization header) for Thingport's own tools that call its API. */
+export { signSigV4 } from './sigv4-sign.js';
+export type { SignInput, SigningKey } from './sigv4-sign.js';
 /** Service model types and the generated models of AWS IoT, the IoT data plane and the IoT Jobs data plane. */
 export type { ServiceModel, OperationModel, ShapeModel, MemberModel } from './service-model.js';
 export { iotModel } from './models/iot.gen.js';
