@@ -14,12 +14,14 @@ import { mkdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { detectBrokers, startBroker, freePort, makeDataDir, removeDataDir, fdLimits, tail, snapshotThingport, ROOT } from './lib/brokers.mjs';
-import { selectVariants } from './lib/scenarios.mjs';
+import { selectVariants, brokerVariants } from './lib/scenarios.mjs';
+import { qos0Variant, runRuleEval, rulesSectionOf, writeRulesResults } from './lib/rules.mjs';
 import { memoryKb, machineBusySeconds } from './lib/proc.mjs';
 import { machineInfo, renderMarkdown, summarize, gitState, timeLost } from './lib/report.mjs';
 
 const HELP = `usage: node bench/run.mjs [options]
-  --scenario LIST   scenarios or variants, comma-separated (a,b,c,d,e,f,g or a-qos0, f-crash, ...); default all
+  --scenario LIST   scenarios or variants, comma-separated (a,b,c,d,e,f,g,r or a-qos0, f-crash, r-eval,
+                    r-qos0, ...); default all. r (rules) is Thingport only, in its own section
   --brokers LIST    thingport,mosquitto,aedes (default all three)
   --runs N          runs per scenario and broker (default 3)
   --crash-runs N    runs of the kill -9 check per broker (default 1)
@@ -34,7 +36,8 @@ const HELP = `usage: node bench/run.mjs [options]
   --retry-noisy N   repeat a run up to N times when other processes used over 25% of a core
                     during its measured window (default 2; the discarded runs stay in latest.json)
   --no-wait-quiet   do not wait (up to 60 s) for other processes to go quiet before each run
-  --keep            keep broker data directories of failed runs (default: removed)`;
+  --keep            keep broker data directories of failed runs (default: removed)
+  --cpu-prof DIR    run Thingport with node --cpu-prof, one .cpuprofile per broker process in DIR`;
 
 function parseArgs(argv) {
   const opts = { scenario: null, brokers: ['thingport', 'mosquitto', 'aedes'], runs: 3, crashRuns: 1, duration: 6, warmup: 1.5, out: path.join(ROOT, 'bench/results'), keep: false, param: {}, waitQuiet: true, retryNoisy: 2 };
@@ -56,6 +59,7 @@ function parseArgs(argv) {
     else if (a === '--no-wait-quiet') opts.waitQuiet = false;
     else if (a === '--retry-noisy') opts.retryNoisy = Number(val());
     else if (a === '--render') opts.render = path.resolve(val());
+    else if (a === '--cpu-prof') opts.cpuProf = path.resolve(val());
     else if (a === '--update') opts.update = true;
     else if (a === '--param') {
       const [k, ...rest] = val().split('=');
@@ -112,13 +116,17 @@ async function runOnce(variant, broker, runIndex, opts) {
   const t0 = Date.now();
   const port = await freePort();
   const dataDir = makeDataDir(broker.name);
+  // The rules scenarios also need Thingport's HTTP API (to create rules and read their counters).
+  const brokerOptions = { ...variant.broker, ...(variant.broker.http ? { httpPort: await freePort() } : {}), ...(opts.cpuProf ? { cpuProfDir: opts.cpuProf } : {}) };
   let handle;
   try {
     live.dataDir = dataDir;
-    handle = await startBroker(broker, { port, dataDir, options: variant.broker });
+    handle = await startBroker(broker, { port, dataDir, options: brokerOptions });
     live.handle = handle;
+    if (variant.afterStart) await variant.afterStart(handle, record);
   } catch (err) {
     record.problems.push(`broker did not start: ${err.message}`);
+    if (handle) await handle.stop();
     removeDataDir(dataDir);
     return record;
   }
@@ -144,7 +152,7 @@ async function runOnce(variant, broker, runIndex, opts) {
         await handle.kill9();
         const t0 = Date.now();
         try {
-          handle = await startBroker(broker, { port, dataDir, options: variant.broker });
+          handle = await startBroker(broker, { port, dataDir, options: brokerOptions });
           live.handle = handle;
           worker.send({ cmd: 'broker-restarted', port, pid: handle.pid, restartMs: Date.now() - t0 });
         } catch (err) {
@@ -169,6 +177,14 @@ async function runOnce(variant, broker, runIndex, opts) {
     record.problems = [...(outcome.result.problems ?? [])];
   } else {
     record.problems.push(outcome.message);
+  }
+  // Scenario checks that need the live broker (the rules scenarios read its rule counters).
+  if (outcome.type === 'result' && variant.beforeStop && !handle.unexpectedExit) {
+    try {
+      await variant.beforeStop(handle, record);
+    } catch (err) {
+      record.problems.push(err.message);
+    }
   }
   if (mem) record.peakRssKb = mem.hwmKb;
   else if (record.brokerMem) record.peakRssKb = record.brokerMem.hwmKb;
@@ -206,14 +222,17 @@ async function main() {
   const opts = parseArgs(process.argv.slice(2));
   if (opts.render) {
     const saved = JSON.parse(readFileSync(opts.render, 'utf8'));
-    const md = renderMarkdown(saved, selectVariants(null).filter((v) => saved.records.some((r) => r.variant === v.key)));
-    writeFileSync(path.join(path.dirname(opts.render), 'latest.md'), md);
+    const file = path.join(path.dirname(opts.render), 'latest.md');
+    const md = renderMarkdown(saved, brokerVariants(selectVariants(null)).filter((v) => saved.records.some((r) => r.variant === v.key)));
+    writeFileSync(file, joinRules(md, rulesSectionOf(file)));
     log(md);
     return;
   }
   const started = Date.now();
-  const variants = selectVariants(opts.scenario);
-  if (variants.length === 0) throw new Error(`no scenario matches ${opts.scenario}`);
+  const selected = selectVariants(opts.scenario);
+  if (selected.length === 0) throw new Error(`no scenario matches ${opts.scenario}`);
+  const variants = brokerVariants(selected);
+  const ruleVariants = selected.filter((v) => v.family === 'rules');
   // One Thingport build for the whole benchmark, even if dist/ is rebuilt while it runs.
   const snapshot = opts.brokers.includes('thingport') ? snapshotThingport() : null;
   const thingportGit = gitState(); // the build being snapshotted, not the tree at the end
@@ -228,6 +247,29 @@ async function main() {
     log(`!! the hard open-files limit is ${fds.hard}; scenario e needs about ${needFds} per process and will fail (raise it with ulimit -Hn as root)`);
   }
 
+  if (variants.length > 0) await runBrokerScenarios(variants, brokers, all, opts, started, thingportGit);
+  if (ruleVariants.length > 0) {
+    if (!opts.brokers.includes('thingport') || all.thingport.missing) log(`!! the rules scenarios run Thingport only: ${all.thingport.missing ?? 'not among --brokers'}; skipped`);
+    else await runRulesScenarios(ruleVariants, all, snapshot ?? ROOT, opts, thingportGit);
+  }
+  if (snapshot) removeDataDir(snapshot);
+}
+
+/** Runs a variant's runs for one broker, repeating disturbed runs; pushes to records/discarded. */
+async function runWithRetries(variant, broker, r, runs, opts, records, discarded, label = broker.name) {
+  let rec = await runOnce(variant, broker, r, opts);
+  for (let retry = 0; retry < opts.retryNoisy && typeof rec.otherCpu === 'number' && rec.otherCpu > NOISY_CPU; retry++) {
+    log(`   run ${r + 1}/${runs} ${label.padEnd(9)} disturbed (other processes ${rec.otherCpu.toFixed(0)}% of a core): repeating`);
+    discarded.push({ ...rec, discarded: true });
+    rec = await runOnce(variant, broker, r, opts);
+  }
+  records.push(rec);
+  log(`   run ${r + 1}/${runs} ${label.padEnd(9)} ${describe(rec)}${rec.rulesNote ? ` (${rec.rulesNote})` : ''}`);
+  return rec;
+}
+
+/** The broker comparison: every selected broker per variant; writes latest.json and latest.md (keeping its Rules section). */
+async function runBrokerScenarios(variants, brokers, all, opts, started, thingportGit) {
   const records = [];
   const discarded = [];
   for (const variant of variants) {
@@ -236,20 +278,12 @@ async function main() {
     for (let r = 0; r < runs; r++) {
       for (const broker of brokers) {
         if (broker.missing) continue;
-        let rec = await runOnce(variant, broker, r, opts);
-        for (let retry = 0; retry < opts.retryNoisy && typeof rec.otherCpu === 'number' && rec.otherCpu > NOISY_CPU; retry++) {
-          log(`   run ${r + 1}/${runs} ${broker.name.padEnd(9)} disturbed (other processes ${rec.otherCpu.toFixed(0)}% of a core): repeating`);
-          discarded.push({ ...rec, discarded: true });
-          rec = await runOnce(variant, broker, r, opts);
-        }
-        records.push(rec);
-        log(`   run ${r + 1}/${runs} ${broker.name.padEnd(9)} ${describe(rec)}`);
+        await runWithRetries(variant, broker, r, runs, opts, records, discarded);
         await sleep(100); // let sockets close before the next broker starts
       }
     }
   }
 
-  if (snapshot) removeDataDir(snapshot);
   const machine = { ...machineInfo(all), thingportGit: opts.brokers.includes('thingport') ? thingportGit : null };
   const elapsedS = (Date.now() - started) / 1000;
   let result;
@@ -262,7 +296,7 @@ async function main() {
     const keep = (r) => !(keys.has(r.variant) && names.has(r.broker));
     const allRecords = [...prev.records.filter(keep), ...records];
     const allDiscarded = [...(prev.discarded ?? []).filter(keep), ...discarded];
-    shown = selectVariants(null).filter((v) => allRecords.some((r) => r.variant === v.key));
+    shown = brokerVariants(selectVariants(null)).filter((v) => allRecords.some((r) => r.variant === v.key));
     const update = { date: new Date().toISOString(), elapsedS, variants: [...keys], brokers: [...names], thingportGit: machine.thingportGit };
     result = { ...prev, summary: summarize(shown, prev.brokers, allRecords), records: allRecords, discarded: allDiscarded, updates: [...(prev.updates ?? []), update] };
   } else {
@@ -272,9 +306,59 @@ async function main() {
   if (!existsSync(opts.out)) mkdirSync(opts.out, { recursive: true });
   writeFileSync(path.join(opts.out, 'latest.json'), `${JSON.stringify(result, null, 2)}\n`);
   const md = renderMarkdown(result, shown);
-  writeFileSync(path.join(opts.out, 'latest.md'), md);
+  const file = path.join(opts.out, 'latest.md');
+  writeFileSync(file, joinRules(md, rulesSectionOf(file)));
   log(`\n${md}`);
-  log(`wrote ${path.relative(process.cwd(), path.join(opts.out, 'latest.md'))} and latest.json in ${elapsedS.toFixed(0)} s`);
+  log(`wrote ${path.relative(process.cwd(), file)} and latest.json in ${elapsedS.toFixed(0)} s`);
+}
+
+/** The broker tables plus the Rules section kept from the previous latest.md. */
+function joinRules(md, rulesSection) {
+  return rulesSection === '' ? md : `${md.trimEnd()}\n\n${rulesSection}`;
+}
+
+/**
+ * The rules scenarios (Thingport only, bench/lib/rules.mjs): r-eval in its own process, r-qos0 with
+ * 0 and 10 rules taking turns run by run. Writes rules.json and the Rules section of latest.md.
+ */
+async function runRulesScenarios(variants, all, root, opts, thingportGit) {
+  const started = Date.now();
+  const result = { date: new Date().toISOString(), thingportGit, machine: machineInfo(all), options: { ...opts, out: undefined } };
+  let maxOther = 0;
+  for (const variant of variants) {
+    log(`\n== ${variant.title}`);
+    if (variant.test === 'rule-eval') {
+      let quiet = null;
+      if (opts.waitQuiet) quiet = await waitQuiet(60);
+      const b0 = machineBusySeconds();
+      const t0 = Date.now();
+      result.eval = await runRuleEval(root, opts);
+      // Everything but the benchmark process: the machine's busy CPU over the run minus that process's CPU.
+      result.eval.otherCpu = Math.max(0, ((machineBusySeconds() - b0 - (result.eval.cpuSeconds ?? 0)) / ((Date.now() - t0) / 1000)) * 100);
+      result.eval.quiet = quiet;
+      maxOther = Math.max(maxOther, result.eval.otherCpu);
+      const e = result.eval;
+      log(e.sql ? `   compiled rule ${Math.round(e.sql.rate).toLocaleString('en-US')} evaluations/s; engine, 1 rule ${Math.round(e.engine1.rate).toLocaleString('en-US')}/s; 10 rules ${Math.round(e.engine10.rate).toLocaleString('en-US')}/s${e.ok ? '' : ` — ${e.problems.join('; ')}`}` : `   FAILED: ${e.problems.join('; ')}`);
+      continue;
+    }
+    const configs = variant.ruleCounts.map((n) => qos0Variant(variant, n));
+    const records = [];
+    const discarded = [];
+    for (let r = 0; r < opts.runs; r++) {
+      for (const cfg of configs) {
+        const rec = await runWithRetries(cfg, all.thingport, r, opts.runs, opts, records, discarded, `${cfg.rules} rules`);
+        if (typeof rec.otherCpu === 'number') maxOther = Math.max(maxOther, rec.otherCpu);
+        await sleep(100);
+      }
+    }
+    result.qos0 = { configs: configs.map((c) => ({ key: c.key, rules: c.rules })), records, discarded };
+  }
+  result.elapsedS = (Date.now() - started) / 1000;
+  if (maxOther > NOISY_CPU) result.note = `other processes used up to ${maxOther.toFixed(0)}% of a core while these numbers were measured (see "Other CPU" in rules.json); treat them as lower bounds.`;
+  if (!existsSync(opts.out)) mkdirSync(opts.out, { recursive: true });
+  const section = writeRulesResults(opts.out, result);
+  log(`\n${section}`);
+  log(`wrote the Rules section of ${path.relative(process.cwd(), path.join(opts.out, 'latest.md'))} and rules.json in ${result.elapsedS.toFixed(0)} s`);
 }
 
 main().catch((err) => {

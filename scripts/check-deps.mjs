@@ -13,8 +13,9 @@ const ALLOWED = {
   protocol: ['lib', 'core'],
   broker: ['lib', 'core', 'protocol'],
   http: ['lib', 'core'],
-  // The CLI parses arguments and calls capability services (e.g. `thingport keys` -> identity).
-  cli: ['lib', 'core', 'main.ts', 'identity', 'shadow'],
+  // The CLI parses arguments and calls capability services (e.g. `thingport keys` -> identity);
+  // http for its SigV4 signer (`thingport rules traces` calls the running server).
+  cli: ['lib', 'core', 'main.ts', 'http', 'identity', 'shadow', 'rules'],
 };
 // Any other folder is a capability.
 const CAPABILITY_DEPS = ['lib', 'core', 'protocol', 'http', '*capability'];
@@ -43,6 +44,11 @@ for (const file of files(SRC)) {
   for (const m of text.matchAll(importRe)) {
     const spec = m[1] ?? m[2];
     const target = resolve(dirname(file), spec);
+    // Outside src/: only tests may reach for the end-to-end test kit (test/helpers: a real server, clients).
+    if (!target.startsWith(SRC + sep)) {
+      if (!file.endsWith('.test.ts')) problems.push(`${relative('.', file)}: imports ${spec} — only tests may import from outside src/`);
+      continue;
+    }
     const to = topOf(target);
     if (to === from) continue;
     const where = `${relative('.', file)}: imports ${spec}`;

@@ -11,18 +11,21 @@
  *    bounded backlog (a deep backlog measures its memory behaviour, not its throughput).
  * Every delivery is checked against per-(publisher, subscriber) sequence numbers.
  */
-import { encodePublishTemplate, stampPublishes, payloadPublisher, payloadSeq, DISCONNECT } from './wire.mjs';
+import { encodePublishTemplate, encodeJsonPublishTemplate, stampPublishes, stampJsonPublishes, payloadPublisher, payloadSeq, jsonPayloadPublisher, jsonPayloadSeq, DISCONNECT } from './wire.mjs';
 import { Owner, SetupError, connectClients, closeAll, measureWindow, now, sleep } from './common.mjs';
 
-/** Topology per scenario: who publishes where and who receives what. */
-export function topology(kind, pairs) {
+/**
+ * Topology per scenario: who publishes where and who receives what. `sensors` (the rules
+ * scenarios) renames the topics to `sensors/<publisher>/data`, what the rules' FROM matches.
+ */
+export function topology(kind, pairs, sensors = false) {
   if (kind === 'fan-in') {
     const pubs = 8;
     return {
       pubs,
       subs: 1,
-      pubTopic: (p) => `bench/in/${p}`,
-      subFilter: () => 'bench/in/+',
+      pubTopic: (p) => (sensors ? `sensors/${p}/data` : `bench/in/${p}`),
+      subFilter: () => (sensors ? 'sensors/+/data' : 'bench/in/+'),
       routes: Array.from({ length: pubs }, () => [0]),
     };
   }
@@ -41,8 +44,8 @@ export function topology(kind, pairs) {
     return {
       pubs: n,
       subs: n,
-      pubTopic: (p) => `bench/pair/${p}`,
-      subFilter: (s) => `bench/pair/${s}`,
+      pubTopic: (p) => (sensors ? `sensors/${p}/data` : `bench/pair/${p}`),
+      subFilter: (s) => (sensors ? `sensors/${s}/data` : `bench/pair/${s}`),
       routes: Array.from({ length: n }, (_, p) => [p]),
     };
   }
@@ -50,8 +53,12 @@ export function topology(kind, pairs) {
 }
 
 class ThroughputOwner extends Owner {
-  constructor(topo, qos, { window, outstanding, total, batch }) {
+  constructor(topo, qos, { window, outstanding, total, batch, json }) {
     super();
+    // JSON payloads (rules scenarios): the same checks, read from text instead of binary.
+    this.readPublisher = json ? jsonPayloadPublisher : payloadPublisher;
+    this.readSeq = json ? jsonPayloadSeq : payloadSeq;
+    this.stamp = json ? stampJsonPublishes : stampPublishes;
     this.total = total;
     this.topo = topo;
     this.qos = qos;
@@ -88,8 +95,8 @@ class ThroughputOwner extends Owner {
       this.stray++;
       return;
     }
-    const pub = payloadPublisher(buf, p);
-    const seq = payloadSeq(buf, p);
+    const pub = this.readPublisher(buf, p);
+    const seq = this.readSeq(buf, p);
     if (pub >= this.nPubs) {
       this.stray++;
       return;
@@ -154,7 +161,7 @@ class ThroughputOwner extends Owner {
         if (room < allowed) allowed = room;
       }
       if (allowed <= 0) continue;
-      const bytes = stampPublishes(this.templates[p], p, this.seq[p], allowed, now());
+      const bytes = this.stamp(this.templates[p], p, this.seq[p], allowed, now());
       this.seq[p] += allowed;
       if (this.qos > 0) this.unacked[p] += allowed;
       for (let j = 0; j < r.length; j++) this.expected[r[j]] += allowed;
@@ -178,12 +185,14 @@ class ThroughputOwner extends Owner {
  * params: { kind, qos, warmupMs, durationMs, window, outstanding, batch, clean, clientPrefix, pairs }
  */
 export async function runThroughput({ port, brokerPid, params }) {
-  const topo = topology(params.kind, params.pairs);
+  const json = params.payload === 'json';
+  const topo = topology(params.kind, params.pairs, json);
   const owner = new ThroughputOwner(topo, params.qos, {
     window: params.window ?? 100,
     outstanding: params.outstanding ?? (params.qos > 0 ? 800 : 1000),
     total: params.total ?? 5000,
     batch: params.batch ?? 100,
+    json,
   });
   const prefix = params.clientPrefix ?? `bench-${process.pid}`;
   const subSpecs = Array.from({ length: topo.subs }, (_, s) => ({
@@ -198,7 +207,7 @@ export async function runThroughput({ port, brokerPid, params }) {
   const pubs = await connectClients(owner, pubSpecs, port, { firstIndex: 0 });
   owner.subConns = subs.conns;
   owner.pubConns = pubs.conns;
-  for (let p = 0; p < topo.pubs; p++) owner.templates.push(encodePublishTemplate(topo.pubTopic(p), params.qos));
+  for (let p = 0; p < topo.pubs; p++) owner.templates.push(json ? encodeJsonPublishTemplate(topo.pubTopic(p), params.qos) : encodePublishTemplate(topo.pubTopic(p), params.qos));
 
   // Stall watchdog: no delivery progress for `stallMs` while messages are owed.
   const stallMs = params.stallMs ?? 3000;

@@ -67,6 +67,76 @@ export function stampPublishes(tpl, pubIndex, firstSeq, count, ts, tsStep = 0) {
   return out;
 }
 
+/**
+ * The JSON payload of the rules scenarios (r-qos0): still 64 bytes with the publisher and sequence
+ * at fixed offsets, but text a rule's SQL can read:
+ *   {"temp":TT,"p":"pppppppp","s":"ssssssss"}   + spaces up to 64 bytes (JSON allows them)
+ * `temp` is 10..29 for even sequences and 31..90 for odd ones, so `WHERE temp > 30` matches half.
+ */
+const JSON_HEAD = '{"temp":';
+const JSON_TEMPLATE = `${JSON_HEAD}00,"p":"00000000","s":"00000000"}`.padEnd(PAYLOAD_BYTES, ' ');
+const JSON_TEMP_AT = JSON_HEAD.length;
+const JSON_PUB_AT = JSON_TEMPLATE.indexOf('"p":"') + 5;
+const JSON_SEQ_AT = JSON_TEMPLATE.indexOf('"s":"') + 5;
+const HEX = Buffer.from('0123456789abcdef');
+
+/** Temperature of a JSON payload's sequence number (half of them over 30). */
+export function jsonTemp(seq) {
+  return seq % 2 === 0 ? 10 + ((seq >>> 1) % 20) : 31 + ((seq >>> 1) % 60);
+}
+
+/** A PUBLISH template whose payload is the JSON text above (see stampJsonPublishes). */
+export function encodeJsonPublishTemplate(topic, qos) {
+  const packet = mqttPacket.generate({ cmd: 'publish', topic, payload: Buffer.from(JSON_TEMPLATE), qos, messageId: qos > 0 ? 1 : undefined });
+  const payloadOffset = packet.length - PAYLOAD_BYTES;
+  return { packet, size: packet.length, payloadOffset, pidOffset: qos > 0 ? payloadOffset - 2 : -1, json: true };
+}
+
+function writeHex8(out, at, n) {
+  for (let i = 7; i >= 0; i--) {
+    out[at + i] = HEX[n & 15];
+    n >>>= 4;
+  }
+}
+
+/** stampPublishes for a JSON template: publisher and sequence as 8 hex digits, temp from the sequence. */
+export function stampJsonPublishes(tpl, pubIndex, firstSeq, count) {
+  const size = tpl.size;
+  const out = Buffer.allocUnsafe(size * count);
+  const src = tpl.packet;
+  let off = 0;
+  for (let k = 0; k < count; k++) {
+    src.copy(out, off);
+    const seq = firstSeq + k;
+    if (tpl.pidOffset >= 0) out.writeUInt16BE(pidForSeq(seq), off + tpl.pidOffset);
+    const p = off + tpl.payloadOffset;
+    const t = jsonTemp(seq);
+    out[p + JSON_TEMP_AT] = 48 + ((t / 10) | 0);
+    out[p + JSON_TEMP_AT + 1] = 48 + (t % 10);
+    writeHex8(out, p + JSON_PUB_AT, pubIndex);
+    writeHex8(out, p + JSON_SEQ_AT, seq);
+    off += size;
+  }
+  return out;
+}
+
+function readHex8(buf, at) {
+  let n = 0;
+  for (let i = 0; i < 8; i++) {
+    const c = buf[at + i];
+    n = n * 16 + (c <= 57 ? c - 48 : c - 87);
+  }
+  return n;
+}
+
+/** The publisher / sequence of a JSON payload. */
+export function jsonPayloadPublisher(buf, p) {
+  return readHex8(buf, p + JSON_PUB_AT);
+}
+export function jsonPayloadSeq(buf, p) {
+  return readHex8(buf, p + JSON_SEQ_AT);
+}
+
 /** Scratch space for PUBACKs built while parsing one chunk (copied out before writing). */
 const ackScratch = Buffer.allocUnsafe(4 * 65536);
 

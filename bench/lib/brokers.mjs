@@ -77,7 +77,7 @@ function packageVersion(name) {
 /**
  * Detects the brokers. Each entry: { name, version, missing? , start(opts) }.
  * start({ port, dataDir, options }) resolves to a handle { pid, port, proc, stop(), kill(), exited, logFile }.
- * `options`: { durable, maxQueued, flags } — see scenarios.mjs for what each scenario asks.
+ * `options`: { durable, maxQueued, httpPort (Thingport's API, for the rules scenarios), thingportFlags } — see scenarios.mjs.
  */
 export function detectBrokers(log, { thingportRoot = ROOT } = {}) {
   const list = {};
@@ -89,11 +89,13 @@ export function detectBrokers(log, { thingportRoot = ROOT } = {}) {
     command(port, dataDir, options) {
       const args = [
         thingportMain, 'serve', '--data-dir', dataDir, '--host', '127.0.0.1', '--mqtt-port', String(port),
-        '--mqtts-port', 'off', '--http-port', 'off', '--https-port', 'off', '--log-level', 'warn',
+        '--mqtts-port', 'off', '--http-port', options.httpPort !== undefined ? String(options.httpPort) : 'off', '--https-port', 'off', '--log-level', 'warn',
       ];
       if (options.maxQueued !== undefined) args.push('--mqtt.max-queued-messages', String(options.maxQueued));
       for (const [k, v] of Object.entries(options.thingportFlags ?? {})) args.push(`--${k}`, String(v));
-      // Node/V8 flags for experiments (e.g. `--max-semi-space-size=4`, `--cpu-prof`); see bench/README.md.
+      // --cpu-prof DIR of the harness: a V8 CPU profile per broker process, written when it stops.
+      if (options.cpuProfDir) args.unshift('--cpu-prof', '--cpu-prof-dir', options.cpuProfDir);
+      // Node/V8 flags for experiments (e.g. `--max-semi-space-size=4`); see bench/README.md.
       const nodeFlags = (process.env.BENCH_THINGPORT_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
       return [process.execPath, [...nodeFlags, ...args]];
     },

@@ -109,9 +109,26 @@ export const SCENARIOS = [
       },
     ],
   },
+  {
+    // Thingport only (bench/lib/rules.mjs): reported in their own "Rules" section of latest.md.
+    id: 'r',
+    name: 'rules',
+    variants: [
+      { key: 'r-eval', family: 'rules', title: 'r. rule evaluation, in process, one core', test: 'rule-eval', better: 'higher' },
+      {
+        ...throughput('r-qos0', 'r. pairwise 100 x (1 -> 1), QoS 0, JSON on sensors/N/data', 'pairwise', 0, {
+          params: { payload: 'json' },
+          broker: { http: true },
+        }),
+        family: 'rules',
+        /** Rules active in each configuration; they take turns run by run. */
+        ruleCounts: [0, 10],
+      },
+    ],
+  },
 ];
 
-/** Finds variants by scenario letter or variant key ("a", "a-qos1", "f-crash"). */
+/** Finds variants by scenario letter or variant key ("a", "a-qos1", "f-crash", "r-eval"). */
 export function selectVariants(ids) {
   const out = [];
   for (const s of SCENARIOS) {
@@ -121,3 +138,6 @@ export function selectVariants(ids) {
   }
   return out;
 }
+
+/** The broker comparison's variants (every broker, the main tables) among `variants`. */
+export const brokerVariants = (variants) => variants.filter((v) => v.family !== 'rules');

@@ -16,6 +16,7 @@ const EXIT = { ok: 0, failed: 1, usage: 2, interrupted: 130 } as const;
 const HELP = `Usage: thingport [serve] [options]
        thingport keys create [--name N] | list | revoke ID   (see thingport keys help)
        thingport shadow get|history THING [--name SHADOW]   (see thingport shadow help)
+       thingport rules test|list|get|traces|tables ...       (see thingport rules help)
        thingport help | --help
        thingport --version
 
@@ -24,6 +25,8 @@ Commands:
                     data directory: database, private root CA, server certificate and an
                     admin access key written as an AWS credentials file (profile thingport).
   shadow            Read device shadows and their history from the data directory.
+  rules             Test topic rules (stored ones, or ad-hoc SQL without a server) against a
+                    message; list and show stored rules, their recent traces and local tables.
   keys              Create, list and revoke access keys of the HTTP API (offline, on the
                     data directory).
 
@@ -145,6 +148,11 @@ async function main(argv: readonly string[]): Promise<void> {
   if (command === 'shadow') {
     const { runShadow } = await import('./shadow.js');
     process.exitCode = runShadow(rest, { out: (t: string) => void process.stdout.write(t), err: (t: string) => void process.stderr.write(t), env: process.env, cwd: process.cwd() });
+    return;
+  }
+  if (command === 'rules') {
+    const { runRules } = await import('./rules.js');
+    process.exitCode = await runRules(rest, { out: (t: string) => void process.stdout.write(t), err: (t: string) => void process.stderr.write(t), env: process.env, cwd: process.cwd() });
     return;
   }
   if (command === 'help' || argv.includes('--help') || argv.includes('-h')) {

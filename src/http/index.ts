@@ -2,7 +2,8 @@
 export { createHttpApp } from './server.js';
 export type { HttpAppOptions } from './server.js';
 export { createMetrics } from './metrics.js';
-export type { Metrics } from './metrics.js';
+export type { Metrics, MetricsSources } from './metrics.js';
+export type { RuleMetricsSnapshot } from './metrics-rules.js';
 
 /**
  * Registers every operation of an AWS service model on a fastify app: SigV4 on every request (or,
@@ -23,6 +24,9 @@ export type { SigV4Claim, SigV4Request, SigV4VerifyOptions } from './sigv4.js';
 /** Reading and validating a model shape's JSON outside a router (e.g. a capability's own API that embeds AWS shapes). */
 export { ShapeCodec, formatProblems } from './shape-codec.js';
 export type { Problem } from './shape-codec.js';
+/** SigV4 signing (Authorization header) for Thingport's own tools that call its API. */
+export { signSigV4 } from './sigv4-sign.js';
+export type { SignInput, SigningKey } from './sigv4-sign.js';
 /** Service model types and the generated models of AWS IoT, the IoT data plane and the IoT Jobs data plane. */
 export type { ServiceModel, OperationModel, ShapeModel, MemberModel } from './service-model.js';
 export { iotModel } from './models/iot.gen.js';

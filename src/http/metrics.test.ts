@@ -77,3 +77,44 @@ test('metrics have help text and types, process metrics are prefixed, registries
   assert.match(text, /^thingport_process_cpu_user_seconds_total /m);
   assert.notEqual(a.registry, b.registry);
 });
+
+test('rule counters are exported per rule, per action and result, with the queue and cloudwatchMetric gauges', async () => {
+  const snap = {
+    rules: [
+      { ruleName: 'hot', evaluated: 10, matched: 4, sqlErrors: 1 },
+      { ruleName: 'all', evaluated: 10, matched: 10, sqlErrors: 0 },
+    ],
+    actions: [{ ruleName: 'hot', action: 'republish', succeeded: 3, failed: 1 }],
+    errorActionFailures: 2,
+    queueDropped: 5,
+    queueDepth: 7,
+    custom: [{ namespace: 'Plant', name: 'temp', unit: 'None', last: 31.5, count: 3, sum: -2 }],
+  };
+  const metrics = createMetrics(fakeStats, { rules: () => snap });
+  let s = samples(await metrics.render());
+  assert.equal(s.get('thingport_rule_messages_evaluated_total{rule="hot"}'), 10);
+  assert.equal(s.get('thingport_rule_messages_matched_total{rule="hot"}'), 4);
+  assert.equal(s.get('thingport_rule_sql_errors_total{rule="hot"}'), 1);
+  assert.equal(s.get('thingport_rule_messages_matched_total{rule="all"}'), 10);
+  assert.equal(s.get('thingport_rule_action_total{rule="hot",action="republish",result="success"}'), 3);
+  assert.equal(s.get('thingport_rule_action_total{rule="hot",action="republish",result="failure"}'), 1);
+  assert.equal(s.get('thingport_rule_error_action_failures_total'), 2);
+  assert.equal(s.get('thingport_rules_queue_dropped_total'), 5);
+  assert.equal(s.get('thingport_rules_queue_depth'), 7);
+  assert.equal(s.get('thingport_rule_cloudwatch_metric_value{namespace="Plant",metric="temp",unit="None"}'), 31.5);
+  assert.equal(s.get('thingport_rule_cloudwatch_metric_samples_total{namespace="Plant",metric="temp",unit="None"}'), 3);
+  assert.equal(s.get('thingport_rule_cloudwatch_metric_sum{namespace="Plant",metric="temp",unit="None"}'), -2);
+
+  // Read at scrape time; a deleted rule's series go away with its counters.
+  snap.rules = [{ ruleName: 'all', evaluated: 12, matched: 12, sqlErrors: 0 }];
+  snap.actions = [];
+  s = samples(await metrics.render());
+  assert.equal(s.get('thingport_rule_messages_evaluated_total{rule="all"}'), 12);
+  assert.equal(s.has('thingport_rule_messages_evaluated_total{rule="hot"}'), false);
+  assert.equal(s.has('thingport_rule_action_total{rule="hot",action="republish",result="success"}'), false);
+});
+
+test('without a rules source no rule metrics are exported', async () => {
+  const text = await createMetrics(fakeStats).render();
+  assert.doesNotMatch(text, /thingport_rule/);
+});

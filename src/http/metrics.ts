@@ -7,6 +7,7 @@
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 // Type only: http must not depend on the broker at run time; main.ts passes the stats in.
 import type { BrokerStats } from '../core/index.js';
+import { registerRuleMetrics, type RuleMetricsSnapshot } from './metrics-rules.js';
 
 export interface Metrics {
   registry: Registry;
@@ -16,14 +17,20 @@ export interface Metrics {
   contentType: string;
 }
 
+export interface MetricsSources {
+  /** The rules engine's counters (`thingport_rule*` metrics); without it they are not exported. */
+  rules?: () => RuleMetricsSnapshot;
+}
+
 const PREFIX = 'thingport_';
 const QOS_LEVELS = [0, 1, 2] as const;
 
 /**
  * Creates a fresh registry holding Node.js process metrics (`thingport_process_*`,
- * `thingport_nodejs_*`) and broker metrics read from `getStats()` at scrape time.
+ * `thingport_nodejs_*`), broker metrics read from `getStats()` at scrape time, and the other
+ * sources' metrics (rules) when given.
  */
-export function createMetrics(getStats: () => BrokerStats): Metrics {
+export function createMetrics(getStats: () => BrokerStats, sources: MetricsSources = {}): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: PREFIX });
   const registers = [registry];
@@ -93,6 +100,7 @@ export function createMetrics(getStats: () => BrokerStats): Metrics {
   gauge('queued_messages', 'QoS 1/2 messages waiting in session queues, not yet sent (offline or slow clients).', (s) => s.queuedMessages);
   gauge('inflight_messages', 'QoS 1/2 messages sent to clients and not yet acknowledged.', (s) => s.inflightMessages);
   counter('backpressure_pauses_total', 'Times a publisher was paused because a receiver it feeds could not keep up.', (s) => s.backpressurePauses);
+  if (sources.rules) registerRuleMetrics(registry, PREFIX, sources.rules);
 
   return { registry, render: () => registry.metrics(), contentType: registry.contentType };
 }

@@ -1,12 +1,14 @@
 /**
- * Runs rules: one in-process subscription per enabled rule's FROM filter, plus one for Basic Ingest
- * (`$aws/rules/{ruleName}/...`, which reaches only that rule). The subscription handler only
- * enqueues — the broker's publish path never waits for SQL or actions. A bounded queue is drained
- * off the publish path; overflow is counted (`queueDropped`), never unbounded memory.
+ * Runs rules: one in-process subscription per distinct FROM filter of the enabled rules (rules
+ * with the same filter share it), plus one for Basic Ingest (`$aws/rules/{ruleName}/...`, which
+ * reaches only that rule). The subscription handler only enqueues — the broker's publish path
+ * never waits for SQL or actions. A bounded queue is drained off the publish path; overflow is
+ * counted (`queueDropped`), never unbounded memory. A message's payload is parsed once for all
+ * the rules it reaches.
  * Any failed action triggers the rule's errorAction once per message with AWS's error payload.
  */
 import { randomUUID } from 'node:crypto';
-import type { ClientInfo, Message, Messaging } from '../core/index.js';
+import type { ClientInfo, Message, MessageProperties, Messaging } from '../core/index.js';
 import type { Logger } from '../lib/index.js';
 import type { CompiledAction, Invocation } from './actions.js';
 import type { CompiledSql, SqlContext } from './sql/index.js';
@@ -26,8 +28,9 @@ export interface RulesMetrics {
   actions: { ruleName: string; action: string; succeeded: number; failed: number }[];
   /** Error actions that failed themselves. */
   errorActionFailures: number;
-  /** Messages dropped because the queue was full. */
+  /** Rule evaluations (message x rule) dropped because the queue was full. */
   queueDropped: number;
+  /** Rule evaluations waiting now. */
   queueDepth: number;
 }
 
@@ -46,19 +49,72 @@ export interface RuleTrace {
 /** How many traces each rule keeps. */
 const TRACES_PER_RULE = 20;
 
+/**
+ * A trace as kept: no reference to the message's context or payload (a view may pin a socket
+ * chunk). The trace id is made only when something asks for it — the SQL's traceid(), a
+ * template, an error action, or a read of the traces — since a UUID per evaluation was a tenth of
+ * the engine's time; the context and the record share the one id.
+ */
+interface TraceRecord {
+  traceId: string | null;
+  topic: string;
+  at: number;
+  matched: boolean;
+  output: unknown;
+  error: string | undefined;
+  actions: { action: string; ok: boolean; error?: string }[] | null;
+}
+
+/** The SqlContext of one evaluation (one message, one rule). */
+class EvalContext implements SqlContext {
+  constructor(
+    readonly topic: string,
+    readonly payload: Buffer,
+    readonly clientId: string | null,
+    readonly principal: string | null,
+    readonly sourceIp: string | null,
+    readonly timestamp: number,
+    readonly accountId: string,
+    readonly sqlVersion: string,
+    readonly properties: MessageProperties | null,
+    private readonly record: TraceRecord,
+  ) {}
+  /** traceid(): one per message and rule evaluation, made on first use. */
+  get traceId(): string {
+    return (this.record.traceId ??= randomUUID());
+  }
+}
+
 interface Counters {
   evaluated: number;
   matched: number;
   sqlErrors: number;
   actions: Map<string, { succeeded: number; failed: number }>;
-  traces: RuleTrace[];
+  /** A ring: `traces[nextTrace % TRACES_PER_RULE]` is the next slot. */
+  traces: TraceRecord[];
+  nextTrace: number;
+}
+
+/** A running rule with its counters (kept on it so the hot path needs no lookup by name). */
+interface Runner {
+  rule: RuntimeRule;
+  counters: Counters;
+  /** `[this]`, for Basic Ingest messages, which reach this rule only. */
+  alone: readonly Runner[];
+}
+
+/** The rules sharing one FROM filter: one subscription, one queue entry per message for all of them. */
+interface FilterGroup {
+  /** Replaced, never changed in place: queued entries keep the set of rules they were queued for. */
+  runners: readonly Runner[];
+  unsubscribe: () => void;
 }
 
 interface Queued {
-  rule: RuntimeRule;
+  runners: readonly Runner[];
   message: Message;
   client: ClientInfo | null;
-  /** The topic the rule sees: a Basic Ingest topic without its `$aws/rules/{name}/` prefix. */
+  /** The topic the rules see: a Basic Ingest topic without its `$aws/rules/{name}/` prefix. */
   topic: string;
 }
 
@@ -66,6 +122,7 @@ export interface EngineDeps {
   messaging: Pick<Messaging, 'subscribe'>;
   accountId: string;
   logger: Logger;
+  /** Rule evaluations (message x rule) that may wait; beyond it they are dropped and counted. */
   maxQueue: number;
   now?: () => number;
 }
@@ -73,16 +130,26 @@ export interface EngineDeps {
 const BASIC_INGEST_PREFIX = '$aws/rules/';
 
 export class RuleEngine {
-  private readonly rules = new Map<string, { rule: RuntimeRule; unsubscribe: () => void }>();
+  private readonly rules = new Map<string, Runner>();
+  private readonly groups = new Map<string, FilterGroup>();
   private readonly counters = new Map<string, Counters>();
-  private readonly queue: Queued[] = [];
+  /** Entries from `head` on are waiting; the slots before it are already processed (cleared). */
+  private readonly queue: (Queued | undefined)[] = [];
+  private head = 0;
+  /** Evaluations waiting (an entry counts once per rule it is queued for). */
+  private pending = 0;
   private draining = false;
+  /** The last payload parsed, so the rules a message reaches parse it once. */
+  private lastPayload: Buffer | null = null;
+  private lastParser: ((payload: Buffer) => unknown) | null = null;
+  private lastDoc: unknown = undefined;
   private queueDropped = 0;
   private errorActionFailures = 0;
   private basicIngestOff: (() => void) | null = null;
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
   private readonly now: () => number;
+  private readonly drainFn = (): void => this.drain();
 
   constructor(private readonly deps: EngineDeps) {
     this.now = deps.now ?? Date.now;
@@ -95,23 +162,46 @@ export class RuleEngine {
   stop(): void {
     this.basicIngestOff?.();
     this.basicIngestOff = null;
-    for (const r of this.rules.values()) r.unsubscribe();
+    for (const g of this.groups.values()) g.unsubscribe();
+    this.groups.clear();
     this.rules.clear();
   }
 
   /** Starts (or restarts, after a replace) running a rule. */
   put(rule: RuntimeRule): void {
     this.remove(rule.name);
-    const unsubscribe = this.deps.messaging.subscribe(rule.sql.topicFilter, (m, c) => this.enqueue(rule, m, c, m.topic));
-    this.rules.set(rule.name, { rule, unsubscribe });
-    if (!this.counters.has(rule.name)) this.counters.set(rule.name, { evaluated: 0, matched: 0, sqlErrors: 0, actions: new Map(), traces: [] });
+    let counters = this.counters.get(rule.name);
+    if (counters === undefined) {
+      counters = { evaluated: 0, matched: 0, sqlErrors: 0, actions: new Map(), traces: [], nextTrace: 0 };
+      this.counters.set(rule.name, counters);
+    }
+    const alone: Runner[] = [];
+    const runner: Runner = { rule, counters, alone };
+    alone.push(runner);
+    this.rules.set(rule.name, runner);
+    const filter = rule.sql.topicFilter;
+    const group = this.groups.get(filter);
+    if (group !== undefined) {
+      group.runners = [...group.runners, runner];
+      return;
+    }
+    const g: FilterGroup = { runners: [runner], unsubscribe: () => {} };
+    g.unsubscribe = this.deps.messaging.subscribe(filter, (m, c) => this.enqueue(g.runners, m, c, m.topic));
+    this.groups.set(filter, g);
   }
 
   remove(name: string): void {
     const r = this.rules.get(name);
     if (r === undefined) return;
-    r.unsubscribe();
     this.rules.delete(name);
+    const filter = r.rule.sql.topicFilter;
+    const g = this.groups.get(filter);
+    if (g === undefined) return;
+    g.runners = g.runners.filter((x) => x !== r);
+    if (g.runners.length === 0) {
+      g.unsubscribe();
+      this.groups.delete(filter);
+    }
   }
 
   /** Forgets a deleted rule's counters too. */
@@ -127,59 +217,90 @@ export class RuleEngine {
     const name = slash < 0 ? rest : rest.slice(0, slash);
     const r = this.rules.get(name);
     if (r === undefined) return;
-    this.enqueue(r.rule, m, c, slash < 0 ? '' : rest.slice(slash + 1));
+    this.enqueue(r.alone, m, c, slash < 0 ? '' : rest.slice(slash + 1));
   }
 
-  private enqueue(rule: RuntimeRule, message: Message, client: ClientInfo | null, topic: string): void {
-    if (this.queue.length >= this.deps.maxQueue) {
-      this.queueDropped++;
+  private enqueue(runners: readonly Runner[], message: Message, client: ClientInfo | null, topic: string): void {
+    if (this.pending + runners.length > this.deps.maxQueue) {
+      this.queueDropped += runners.length;
       return;
     }
-    this.queue.push({ rule, message, client, topic });
+    this.pending += runners.length;
+    this.queue.push({ runners, message, client, topic });
     if (!this.draining) {
       this.draining = true;
-      setImmediate(() => this.drain());
+      // After the current callback (one socket read, one API request): its deliveries are flushed
+      // first (the broker uncorks on process.nextTick, which runs before microtasks).
+      queueMicrotask(this.drainFn);
     }
   }
 
+  /**
+   * Processes every entry queued before it started. It runs as a microtask after the callback
+   * that queued them — typically one socket read's worth of messages — so rules keep pace with
+   * the broker (they share the thread: when rules cost more, the broker reads less) instead of
+   * falling behind and dropping. Once per event-loop turn was not enough: a turn's reads can bring
+   * tens of thousands of messages, and a fixed batch per turn (1,000 at first) dropped almost
+   * everything under load. Entries queued while draining (a republish action feeding a rule) wait
+   * for the next turn (setImmediate), so a rule that feeds itself cannot starve I/O.
+   */
   private drain(): void {
-    // A bounded batch per turn so that a busy queue cannot starve socket I/O.
-    const batch = this.queue.splice(0, 1000);
-    for (const q of batch) this.process(q);
-    if (this.queue.length > 0) setImmediate(() => this.drain());
+    const end = this.queue.length;
+    while (this.head < end) {
+      const q = this.queue[this.head]!;
+      this.queue[this.head++] = undefined;
+      this.pending -= q.runners.length;
+      for (const r of q.runners) this.process(r, q);
+    }
+    if (this.head === this.queue.length) {
+      this.queue.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024) {
+      this.queue.splice(0, this.head);
+      this.head = 0;
+    }
+    this.lastPayload = null;
+    this.lastParser = null;
+    this.lastDoc = undefined;
+    if (this.queue.length > this.head) setImmediate(this.drainFn);
     else {
       this.draining = false;
       this.checkIdle();
     }
   }
 
-  private process(q: Queued): void {
-    const counters = this.counters.get(q.rule.name);
-    const ctx: SqlContext = {
-      topic: q.topic,
-      payload: q.message.payload,
-      clientId: q.client?.clientId ?? null,
-      principal: q.client?.principal ?? null,
-      sourceIp: q.client?.remoteAddress ?? null,
-      traceId: randomUUID(),
-      timestamp: this.now(),
-      accountId: this.deps.accountId,
-      sqlVersion: q.rule.sql.sqlVersion,
-      properties: q.message.properties,
-    };
-    if (counters) counters.evaluated++;
+  /** The payload as the rule's SQL reads it; parsed once for all the rules one message reaches. */
+  private parse(sql: CompiledSql, payload: Buffer): unknown {
+    // The parsed document is shared by those rules (and their actions): nothing mutates it.
+    if (payload === this.lastPayload && sql.parsePayload === this.lastParser) return this.lastDoc;
+    const doc = sql.parsePayload(payload);
+    this.lastPayload = payload;
+    this.lastParser = sql.parsePayload;
+    this.lastDoc = doc;
+    return doc;
+  }
+
+  private process(runner: Runner, q: Queued): void {
+    const { rule, counters } = runner;
+    const at = this.now();
+    const trace: TraceRecord = { traceId: null, topic: q.topic, at, matched: false, output: undefined, error: undefined, actions: null };
+    const m = q.message;
+    const c = q.client;
+    const ctx = new EvalContext(q.topic, m.payload, c?.clientId ?? null, c?.principal ?? null, c?.remoteAddress ?? null, at, this.deps.accountId, rule.sql.sqlVersion, m.properties, trace);
+    counters.evaluated++;
+    pushTrace(counters, trace);
     let output: unknown;
     let doc: unknown;
     try {
-      doc = q.rule.sql.parsePayload(q.message.payload);
-      if (q.rule.sql.async) {
+      doc = this.parse(rule.sql, m.payload);
+      if (rule.sql.async) {
         // aws_lambda() in the SQL: evaluation waits for function calls, off the drain loop.
         this.inFlight++;
-        void q.rule.sql
+        void rule.sql
           .evaluateAsync(ctx, doc)
           .then(
-            (out) => this.evaluated(q, ctx, doc, out, counters),
-            (err: unknown) => this.evaluationFailed(q, ctx, err, counters),
+            (out) => this.evaluated(rule, q, ctx, doc, out, counters, trace),
+            (err: unknown) => this.evaluationFailed(rule, q, err, counters, trace),
           )
           .finally(() => {
             this.inFlight--;
@@ -187,12 +308,12 @@ export class RuleEngine {
           });
         return;
       }
-      output = q.rule.sql.evaluateParsed(ctx, doc);
+      output = rule.sql.evaluateParsed(ctx, doc);
     } catch (err) {
-      this.evaluationFailed(q, ctx, err, counters);
+      this.evaluationFailed(rule, q, err, counters, trace);
       return;
     }
-    this.evaluated(q, ctx, doc, output, counters);
+    this.evaluated(rule, q, ctx, doc, output, counters, trace);
   }
 
   /**
@@ -200,48 +321,47 @@ export class RuleEngine {
    * message does not reach the rule's actions, and — as on AWS, where the error action covers rule
    * actions only — not its errorAction either; it is counted, traced and logged.
    */
-  private evaluationFailed(q: Queued, ctx: SqlContext, err: unknown, counters: Counters | undefined): void {
-    if (counters) {
-      counters.sqlErrors++;
-      pushTrace(counters, { traceId: ctx.traceId, topic: q.topic, at: ctx.timestamp, matched: false, error: (err as Error).message, actions: [] });
-    }
-    this.deps.logger.warn({ err, rule: q.rule.name, topic: q.topic }, 'rule evaluation failed');
+  private evaluationFailed(rule: RuntimeRule, q: Queued, err: unknown, counters: Counters, trace: TraceRecord): void {
+    counters.sqlErrors++;
+    trace.error = (err as Error).message;
+    this.deps.logger.warn({ err, rule: rule.name, topic: q.topic }, 'rule evaluation failed');
   }
 
-  private evaluated(q: Queued, ctx: SqlContext, doc: unknown, output: unknown, counters: Counters | undefined): void {
-    const trace: RuleTrace = { traceId: ctx.traceId, topic: q.topic, at: ctx.timestamp, matched: output !== undefined, actions: [] };
-    if (counters) pushTrace(counters, trace);
+  private evaluated(rule: RuntimeRule, q: Queued, ctx: EvalContext, doc: unknown, output: unknown, counters: Counters, trace: TraceRecord): void {
     if (output === undefined) return;
-    trace.output = Buffer.isBuffer(output) ? { base64: output.toString('base64') } : output;
-    if (counters) counters.matched++;
-    if (q.rule.actions.length === 0) return;
+    trace.matched = true;
+    trace.output = output;
+    counters.matched++;
+    if (rule.actions.length === 0) return;
+    trace.actions = [];
     this.inFlight++;
-    void this.runActions(q, { output, doc, ctx }, counters, trace).finally(() => {
+    void this.runActions(rule, q, { output, doc, ctx }, counters, trace).finally(() => {
       this.inFlight--;
       this.checkIdle();
     });
   }
 
-  private async runActions(q: Queued, inv: Invocation, counters: Counters | undefined, trace: RuleTrace): Promise<void> {
-    const results = await Promise.allSettled(q.rule.actions.map((a) => a.run(inv)));
+  private async runActions(rule: RuntimeRule, q: Queued, inv: Invocation, counters: Counters, trace: TraceRecord): Promise<void> {
+    const results = await Promise.allSettled(rule.actions.map((a) => a.run(inv)));
+    const traced = trace.actions!;
     const failures: { failedAction: string; failedResource: string; errorMessage: string }[] = [];
     results.forEach((r, i) => {
-      const a = q.rule.actions[i]!;
-      const c = counters ? counterOf(counters, a.kind) : null;
+      const a = rule.actions[i]!;
+      const c = counterOf(counters, a.kind);
       if (r.status === 'fulfilled') {
-        if (c) c.succeeded++;
-        trace.actions.push({ action: a.kind, ok: true });
+        c.succeeded++;
+        traced.push({ action: a.kind, ok: true });
         return;
       }
-      if (c) c.failed++;
+      c.failed++;
       const msg = r.reason instanceof Error ? r.reason.message : String(r.reason);
-      trace.actions.push({ action: a.kind, ok: false, error: msg });
+      traced.push({ action: a.kind, ok: false, error: msg });
       failures.push({ failedAction: a.failedAction, failedResource: a.failedResource, errorMessage: `${msg}. Message arrived on: ${q.topic}, Action: ${a.kind}` });
     });
-    if (failures.length === 0 || q.rule.errorAction === null) return;
+    if (failures.length === 0 || rule.errorAction === null) return;
     // [Error handling (error action)] one message per rule and message, listing every failed action.
     const payload = {
-      ruleName: q.rule.name,
+      ruleName: rule.name,
       topic: q.topic,
       cloudwatchTraceId: inv.ctx.traceId,
       clientId: inv.ctx.clientId ?? 'n/a',
@@ -249,10 +369,10 @@ export class RuleEngine {
       failures,
     };
     try {
-      await q.rule.errorAction.run({ output: payload, doc: payload, ctx: inv.ctx });
+      await rule.errorAction.run({ output: payload, doc: payload, ctx: inv.ctx });
     } catch (err) {
       this.errorActionFailures++;
-      this.deps.logger.warn({ err, rule: q.rule.name }, 'rule error action failed');
+      this.deps.logger.warn({ err, rule: rule.name }, 'rule error action failed');
     }
   }
 
@@ -264,28 +384,42 @@ export class RuleEngine {
       rules.push({ ruleName, evaluated: c.evaluated, matched: c.matched, sqlErrors: c.sqlErrors });
       for (const [action, a] of c.actions) actions.push({ ruleName, action, succeeded: a.succeeded, failed: a.failed });
     }
-    return { rules, actions, errorActionFailures: this.errorActionFailures, queueDropped: this.queueDropped, queueDepth: this.queue.length };
+    return { rules, actions, errorActionFailures: this.errorActionFailures, queueDropped: this.queueDropped, queueDepth: this.pending };
   }
 
   /** The rule's most recent traces, oldest first (empty for an unknown rule). */
   traces(name: string): RuleTrace[] {
-    return [...(this.counters.get(name)?.traces ?? [])];
+    const c = this.counters.get(name);
+    if (c === undefined) return [];
+    const n = c.traces.length;
+    const out: RuleTrace[] = [];
+    // Oldest first: once the ring is full, the next slot holds the oldest.
+    for (let i = 0; i < n; i++) {
+      const t = c.traces[(c.nextTrace + i) % n]!;
+      t.traceId ??= randomUUID();
+      const r: RuleTrace = { traceId: t.traceId, topic: t.topic, at: t.at, matched: t.matched, actions: t.actions === null ? [] : [...t.actions] };
+      if (t.matched) r.output = Buffer.isBuffer(t.output) ? { base64: t.output.toString('base64') } : t.output;
+      if (t.error !== undefined) r.error = t.error;
+      out.push(r);
+    }
+    return out;
   }
 
   /** Resolves when the queue is empty and no action is running (tests, shutdown). */
   idle(): Promise<void> {
-    if (this.queue.length === 0 && this.inFlight === 0 && !this.draining) return Promise.resolve();
+    if (this.pending === 0 && this.inFlight === 0 && !this.draining) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
   private checkIdle(): void {
-    if (this.queue.length === 0 && this.inFlight === 0 && !this.draining) for (const w of this.idleWaiters.splice(0)) w();
+    if (this.pending === 0 && this.inFlight === 0 && !this.draining) for (const w of this.idleWaiters.splice(0)) w();
   }
 }
 
-function pushTrace(c: Counters, t: RuleTrace): void {
-  if (c.traces.length >= TRACES_PER_RULE) c.traces.shift();
-  c.traces.push(t);
+function pushTrace(c: Counters, t: TraceRecord): void {
+  if (c.traces.length < TRACES_PER_RULE) c.traces.push(t);
+  else c.traces[c.nextTrace % TRACES_PER_RULE] = t;
+  c.nextTrace = (c.nextTrace + 1) % TRACES_PER_RULE;
 }
 
 function counterOf(c: Counters, kind: string): { succeeded: number; failed: number } {

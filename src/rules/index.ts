@@ -6,13 +6,15 @@ import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Messaging, SqliteDatabase } from '../core/index.js';
 import type { AccessKeyLookup, AwsHandlers, IotOperations } from '../http/index.js';
-import type { Logger } from '../lib/index.js';
+import { createLogger, type Logger } from '../lib/index.js';
 import { keyText } from './actions.js';
 import { CustomMetrics, type CustomMetric } from './actions-local.js';
 import { rulesConfigSchema, type RulesConfig } from './config.js';
 import { Destinations } from './destinations.js';
 import { ExternalTargets } from './external-targets.js';
 import type { RulesMetrics } from './engine.js';
+import type { StoredRule } from './model.js';
+import type { RuleTestInput, RuleTestResult } from './rule-test.js';
 import { createRulesHandlers } from './http.js';
 import { createLocalFunctions } from './lambda.js';
 import { S3Targets } from './s3-targets.js';
@@ -166,5 +168,46 @@ export function createRules(deps: RulesDeps): Rules {
       await Promise.all([external.close(), s3.close()]);
     },
     idle: () => service.engine.idle(),
+  };
+}
+
+/** What `openRulesReader` gives: the stored rules, rule tests and local tables, read-only. */
+export interface RulesReader {
+  /** Throws RulesError `rules.unauthorized` for an unknown rule (as GetTopicRule does). */
+  getRule(name: string): StoredRule;
+  listRules(): StoredRule[];
+  /** `POST /rules/{name}/test` without the server: a stored rule, or `input.sql` (then `name` is only a label). */
+  testRule(name: string, input: RuleTestInput): RuleTestResult[];
+  /** Local table items: the one under `hashKey` (+ `rangeKey`), or up to `limit` (1-1000, default 100). */
+  tableItems(table: string, query?: { hashKey?: string; rangeKey?: string; limit?: number }): Record<string, unknown>[];
+}
+
+/**
+ * The rules engine on a database without running it (the CLI, beside a live server: SQLite in WAL
+ * mode lets both read). Nothing subscribes and no action ever runs; the lookups of `get_dynamodb`
+ * read the same local tables the running engine writes.
+ */
+export function openRulesReader(deps: Pick<RulesDeps, 'db' | 'region' | 'accountId' | 'config' | 'dataDir'>): RulesReader {
+  const rules = createRules({
+    ...deps,
+    // Never started: nothing subscribes, and tests never run actions.
+    messaging: {
+      subscribe: () => () => {},
+      publish: () => Promise.reject(new Error('the rules reader does not publish')),
+    },
+    logger: createLogger('silent'),
+  });
+  const store = new SqliteRulesStore(deps.db);
+  return {
+    getRule: (name) => rules.service.getRule(name),
+    listRules: () => rules.service.listRules(),
+    testRule: (name, input) => rules.service.testRule(name, input),
+    tableItems: (table, query = {}) => {
+      if (query.hashKey !== undefined) {
+        const item = store.getItem(table, query.hashKey, query.rangeKey ?? '');
+        return item === null ? [] : [item];
+      }
+      return store.listItems(table, Math.min(1000, Math.max(1, query.limit ?? 100)));
+    },
   };
 }
