@@ -79,6 +79,13 @@ function packageVersion(name) {
  * start({ port, dataDir, options }) resolves to a handle { pid, port, proc, stop(), kill(), exited, logFile }.
  * `options`: { durable, maxQueued, httpPort (Thingport's API, for the rules scenarios), thingportFlags } — see scenarios.mjs.
  */
+/** The Node flags in a script's `#!/usr/bin/env -S node --flag ...` line ([] for a plain `node`). */
+export function launcherNodeFlags(script) {
+  const first = readFileSync(script, 'utf8').split('\n', 1)[0];
+  const m = /^#!\S*env(?: -S)? node((?: --?[\w=.-]+)*)\s*$/.exec(first);
+  return m ? m[1].trim().split(/\s+/).filter(Boolean) : [];
+}
+
 export function detectBrokers(log, { thingportRoot = ROOT } = {}) {
   const list = {};
   const thingportMain = path.join(thingportRoot, 'dist/src/cli/main.js');
@@ -95,8 +102,9 @@ export function detectBrokers(log, { thingportRoot = ROOT } = {}) {
       for (const [k, v] of Object.entries(options.thingportFlags ?? {})) args.push(`--${k}`, String(v));
       // --cpu-prof DIR of the harness: a V8 CPU profile per broker process, written when it stops.
       if (options.cpuProfDir) args.unshift('--cpu-prof', '--cpu-prof-dir', options.cpuProfDir);
-      // Node/V8 flags for experiments (e.g. `--max-semi-space-size=4`); see bench/README.md.
-      const nodeFlags = (process.env.BENCH_THINGPORT_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+      // Thingport runs with the Node flags of its own launcher (the `thingport` command's shebang,
+      // also used by `npm start`), then any experiment flags; see bench/README.md.
+      const nodeFlags = [...launcherNodeFlags(thingportMain), ...(process.env.BENCH_THINGPORT_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean)];
       return [process.execPath, [...nodeFlags, ...args]];
     },
   };

@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=4
 /**
  * The `thingport` command. Argument dispatch and user-facing output only: configuration is
  * loadConfig's job and starting the server is startThingport's (src/main.ts).
