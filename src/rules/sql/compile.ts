@@ -9,7 +9,7 @@ import { decimalOf, SqlDecimal } from './decimal.js';
 import { SqlParseException, positionOf } from './errors.js';
 import { awsLambda, getSecretFn, MAX_LAMBDA_CALLS, runWantedCall, SECRET_TYPES } from './functions-external.js';
 import { MATH_FUNCTIONS } from './functions-math.js';
-import { MISC_FUNCTIONS } from './functions-misc.js';
+import { MISC_FUNCTIONS, topicLevel } from './functions-misc.js';
 import { STRING_FUNCTIONS } from './functions-string.js';
 import { parseJsonText } from './json.js';
 import { parseSql } from './parser.js';
@@ -83,6 +83,11 @@ export function parsePayload(payload: Buffer, decimals = false): unknown {
     return undefined;
   }
 }
+
+// Shared by every rule of the same reading mode: the engine parses a message once for all the rules
+// whose parser is the same function.
+const parseWithDecimals = (payload: Buffer): unknown => parsePayload(payload, true);
+const parsePlain = (payload: Buffer): unknown => parsePayload(payload, false);
 
 function isStringLiteral(e: Expr | undefined): e is Extract<Expr, { type: 'literal' }> & { value: string } {
   return e !== undefined && e.type === 'literal' && typeof e.value === 'string';
@@ -285,6 +290,12 @@ class Compiler {
     const name = e.name.toLowerCase();
     if (UNSUPPORTED.has(name)) this.fail(`function ${e.name}() is not supported by Thingport (see docs/rules.md)`, e.pos);
     if (name === 'aws_lambda') return this.awsLambda(e);
+    const a0 = e.args[0];
+    if (name === 'topic' && e.args.length === 1 && a0?.type === 'literal' && typeof a0.value === 'number' && Number.isInteger(a0.value) && a0.value >= 1) {
+      // topic(2) and the like: the level straight from the topic, no argument array, no split.
+      const n = a0.value;
+      return (env) => topicLevel(env.ctx.topic, n);
+    }
     if (name === 'get_secret') return this.getSecret(e);
     const scheme = e.args[1];
     if (name === 'decode' && isStringLiteral(scheme) && scheme.value.toLowerCase() === 'proto') return this.decodeProto(e);
@@ -481,7 +492,7 @@ export function compileSql(sql: string, opts: CompileOptions = {}): CompiledSql 
   const lookups = opts.lookups ?? {};
   const compiler = new Compiler(sql, lookups, decimals, 'statement');
   const { topic, evaluate } = compiler.top(q);
-  const parse = decimals ? (payload: Buffer): unknown => parsePayload(payload, true) : (payload: Buffer): unknown => parsePayload(payload, false);
+  const parse = decimals ? parseWithDecimals : parsePlain;
   const functions = lookups.functions;
   const usesLambda = compiler.usesLambda && functions !== undefined;
   return {

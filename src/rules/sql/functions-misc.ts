@@ -79,7 +79,7 @@ export const MISC_FUNCTIONS: Record<string, SqlFunction> = {
       if (n === undefined) return ctx.topic;
       const i = toNumber(n);
       if (i === undefined || !Number.isInteger(i) || i < 1) return undefined;
-      return ctx.topic.split('/')[i - 1];
+      return topicLevel(ctx.topic, i);
     },
   },
   clientid: { min: 0, max: 0, volatile: true, fn: (_a, ctx) => ctx.clientId ?? 'n/a' },
@@ -129,3 +129,15 @@ export const MISC_FUNCTIONS: Record<string, SqlFunction> = {
     },
   },
 };
+
+/** The n-th level (1-based) of a topic, or undefined: topic(n) without splitting the whole topic. */
+export function topicLevel(topic: string, n: number): string | undefined {
+  let start = 0;
+  for (let k = 1; k < n; k++) {
+    const slash = topic.indexOf('/', start);
+    if (slash === -1) return undefined;
+    start = slash + 1;
+  }
+  const end = topic.indexOf('/', start);
+  return end === -1 ? topic.slice(start) : topic.slice(start, end);
+}
