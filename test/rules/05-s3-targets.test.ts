@@ -1,6 +1,6 @@
 // Where s3 actions put objects, driven directly (no Thingport process): the routing of buckets
 // (data directory, per-bucket or global S3-compatible endpoint), the configuration's checks, and
-// PutObject against a test-owned S3 server that verifies SigV4 (service s3). 04-s3-endpoint runs
+// PutObject against a test-owned S3 server that verifies SigV4 (service s3). 06-s3-endpoint runs
 // s3 rules through the server.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';

@@ -1,7 +1,7 @@
 // The http action module driven directly (no Thingport process) against a real HTTP endpoint, so
 // that which messages share a batch is deterministic: batching (count, byte and open-time limits,
 // grouping, failures and retries of a whole batch), SigV4 signing checked with Thingport's
-// verifier, and the errors a rule gets at creation. 05-http-batching-sigv4 runs the same through the server.
+// verifier, and the errors a rule gets at creation. 04-http-batching-sigv4 runs the same through the server.
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { openDatabase, type SqliteDatabase } from '../../src/core/index.js';

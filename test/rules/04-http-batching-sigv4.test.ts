@@ -2,7 +2,7 @@
 // retries resend a whole batch, a failed batch runs errorAction for each of its messages) and
 // SigV4-signed POSTs with the key from THINGPORT_RULES__HTTP_SIG_V4__*, verified by the endpoint
 // with Thingport's own verifier. Which messages share a batch depends on timing here, so these
-// tests assert what holds for any split; 02-http-action pins exact batches.
+// tests assert what holds for any split; 03-http-action pins exact batches.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ConfirmTopicRuleDestinationCommand, CreateTopicRuleCommand, CreateTopicRuleDestinationCommand, type IoTClient } from '@aws-sdk/client-iot';
