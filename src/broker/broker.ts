@@ -51,7 +51,7 @@ export class Broker implements Messaging {
   /** Decodes non-PUBLISH packets for every connection (see packet-decoder.ts). */
   readonly decoder = new PacketDecoder();
   /** CONNECT timeouts and keep-alive checks of every connection, on one timer. */
-  readonly deadlines = new DeadlineWheel();
+  readonly deadlines: DeadlineWheel;
   /** When each retained message was stored (ms), for the data plane's lastModifiedTime; not persisted. */
   private readonly retainedAt = new Map<string, number>();
   private readonly connections = new Set<Connection>();
@@ -73,6 +73,7 @@ export class Broker implements Messaging {
     this.hooks = opts.hooks ?? {};
     this.onMessage = this.hooks.onMessage ?? [];
     this.index = new SubscriptionIndex(this);
+    this.deadlines = new DeadlineWheel(250, Date.now, (err) => this.logger.error({ err }, 'error in a keep-alive or CONNECT-timeout check'));
     this.restore();
   }
 

@@ -153,6 +153,17 @@ export class Connection implements TransportEvents, PacketSink, DeadlineItem {
     } else if (type === 1) {
       return this.protocolViolation(RC.PROTOCOL_ERROR); // [MQTT-3.1.0-2] a second CONNECT
     }
+    if (type >= 4 && type <= 7 && raw[1] === 2 && this.state === 'connected') {
+      // PUBACK, PUBREC, PUBREL, PUBCOMP with just a packet id (every 3.1.1 one, and MQTT 5's success
+      // case): after PUBLISH the most frequent packets, so read here rather than by mqtt-packet. The
+      // framer has checked the fixed header's flags [MQTT-2.1.3-1]; anything longer (reason code,
+      // properties) takes the general decoder below.
+      const packetId = raw.readUInt16BE(2);
+      if (type === 4) return this.onPuback(packetId);
+      if (type === 5) return this.onPubrec(packetId, 0);
+      if (type === 6) return this.onPubrel(packetId);
+      return this.onPubcomp(packetId);
+    }
     if (type === 3) {
       // The hot path: PUBLISH is decoded by index, without mqtt-packet.
       const p = decodePublish(raw, this.protocolVersion);
@@ -192,13 +203,13 @@ export class Connection implements TransportEvents, PacketSink, DeadlineItem {
   private dispatch(p: AnyPacket): void {
     switch (p.cmd) {
       case 'puback':
-        return this.onPuback(p as mqttPacket.IPubackPacket);
+        return this.onPuback((p as mqttPacket.IPubackPacket).messageId!);
       case 'pubrec':
-        return this.onPubrec(p as mqttPacket.IPubrecPacket);
+        return this.onPubrec((p as mqttPacket.IPubrecPacket).messageId!, (p as mqttPacket.IPubrecPacket).reasonCode ?? 0);
       case 'pubrel':
-        return this.onPubrel(p as mqttPacket.IPubrelPacket);
+        return this.onPubrel((p as mqttPacket.IPubrelPacket).messageId!);
       case 'pubcomp':
-        return this.onPubcomp(p as mqttPacket.IPubcompPacket);
+        return this.onPubcomp((p as mqttPacket.IPubcompPacket).messageId!);
       case 'subscribe':
         return this.broker.handleSubscribe(this, p as mqttPacket.ISubscribePacket);
       case 'unsubscribe':
@@ -287,21 +298,21 @@ export class Connection implements TransportEvents, PacketSink, DeadlineItem {
     this.writeAck(qos === 1 ? 0x40 : 0x50, packetId, rc);
   }
 
-  private onPuback(p: mqttPacket.IPubackPacket): void {
-    const out = this.session!.inflight.get(p.messageId!);
+  private onPuback(packetId: number): void {
+    const out = this.session!.inflight.get(packetId);
     if (out === undefined || out.qos !== 1) return; // unknown id: ignore
     this.broker.settle(this.session!, out, true);
   }
 
-  private onPubrec(p: mqttPacket.IPubrecPacket): void {
+  private onPubrec(packetId: number, reasonCode: number): void {
     const s = this.session!;
-    const out = s.inflight.get(p.messageId!);
+    const out = s.inflight.get(packetId);
     if (out === undefined || out.qos !== 2) {
       // [MQTT-4.3.3] v5: PUBREL with 0x92 for an unknown packet id.
-      if (this.protocolVersion === 5) this.writeAck(0x62, p.messageId!, RC.PACKET_IDENTIFIER_NOT_FOUND);
+      if (this.protocolVersion === 5) this.writeAck(0x62, packetId, RC.PACKET_IDENTIFIER_NOT_FOUND);
       return;
     }
-    if ((p.reasonCode ?? 0) >= 0x80) return this.broker.settle(s, out, false); // receiver refused it
+    if (reasonCode >= 0x80) return this.broker.settle(s, out, false); // receiver refused it
     if (out.state !== 'pubrel') {
       out.state = 'pubrel';
       if (s.persistent) this.broker.store.updateQueued(s.clientId, out.seq, 'pubrel', out.packetId);
@@ -309,9 +320,9 @@ export class Connection implements TransportEvents, PacketSink, DeadlineItem {
     this.writeAck(0x62, out.packetId, 0);
   }
 
-  private onPubrel(p: mqttPacket.IPubrelPacket): void {
+  private onPubrel(packetId: number): void {
     const s = this.session!;
-    const id = p.messageId!;
+    const id = packetId;
     const known = s.deleteIncomingQos2(id);
     if (known) {
       this.inboundUnacked--;
@@ -320,8 +331,8 @@ export class Connection implements TransportEvents, PacketSink, DeadlineItem {
     this.writeAck(0x70, id, known || this.protocolVersion !== 5 ? 0 : RC.PACKET_IDENTIFIER_NOT_FOUND);
   }
 
-  private onPubcomp(p: mqttPacket.IPubcompPacket): void {
-    const out = this.session!.inflight.get(p.messageId!);
+  private onPubcomp(packetId: number): void {
+    const out = this.session!.inflight.get(packetId);
     if (out === undefined || out.qos !== 2) return;
     this.broker.settle(this.session!, out, true);
   }
@@ -529,7 +540,10 @@ export class Connection implements TransportEvents, PacketSink, DeadlineItem {
       return;
     }
     this.waitingOn = null;
-    if (this.state === 'connected') this.transport.resume();
+    if (this.state === 'connected') {
+      this.lastRx = Date.now(); // the pause was ours, not the client's silence
+      this.transport.resume();
+    }
   }
 
   // ---------------------------------------------------------------- keep-alive and closing
@@ -550,6 +564,8 @@ export class Connection implements TransportEvents, PacketSink, DeadlineItem {
     }
     if (this.state !== 'connected' || this.keepAliveMs === 0) return;
     const limit = this.keepAliveMs * 1.5;
+    // While backpressure has stopped reading this client, its silence is ours: check again later.
+    if (this.waitingOn !== null) return this.broker.deadlines.schedule(this, now + limit);
     if (now - this.lastRx >= limit) this.close('MQTT_KEEP_ALIVE_TIMEOUT', RC.KEEP_ALIVE_TIMEOUT);
     else this.broker.deadlines.schedule(this, this.lastRx + limit);
   }

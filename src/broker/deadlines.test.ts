@@ -74,3 +74,16 @@ test('deadlines: stop() drops every scheduled item', async () => {
   assert.equal(it.deadlineSlot, 0);
   await new Promise((r) => setTimeout(r, 40));
 });
+
+test('deadlines: an item that throws is reported and the others in its slot still run', async () => {
+  const errors: unknown[] = [];
+  const wheel = new DeadlineWheel(10, Date.now, (err) => errors.push(err));
+  const at = Date.now() + 5;
+  await new Promise<void>((resolve) => {
+    wheel.schedule(item(() => { throw new Error('boom'); }), at);
+    wheel.schedule(item(() => resolve()), at);
+  });
+  assert.equal(errors.length, 1);
+  assert.match(String(errors[0]), /boom/);
+  wheel.stop();
+});

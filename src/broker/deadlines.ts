@@ -23,6 +23,8 @@ export class DeadlineWheel {
   constructor(
     private readonly resolutionMs = 250,
     private readonly now: () => number = Date.now,
+    /** Told about an exception thrown by an item's onDeadline (the others still run). */
+    private readonly onError: (err: unknown) => void = () => {},
   ) {
     this.nextSlot = Math.floor(this.now() / resolutionMs);
   }
@@ -80,7 +82,12 @@ export class DeadlineWheel {
       this.slots.delete(slot);
       for (const item of set) {
         item.deadlineSlot = 0;
-        item.onDeadline(now);
+        try {
+          item.onDeadline(now);
+        } catch (err) {
+          // One failing item must not cost the others in this slot their check.
+          this.onError(err);
+        }
       }
     }
     if (this.nextSlot <= due) this.nextSlot = due + 1;

@@ -85,7 +85,7 @@ export class TopicTrie<V> {
     if (wild) {
       // `#` matches this level and everything below, including the parent level itself [MQTT-4.7.1-2].
       const hash = children.get('#');
-      if (hash !== undefined && hash.values !== null) for (const [k, v] of hash.values) visit(v, k);
+      if (hash !== undefined && hash.values !== null) hash.values.forEach(visit);
     }
     if (depth === levels.length) return;
     const literal = children.get(levels[depth]);
@@ -98,12 +98,12 @@ export class TopicTrie<V> {
 
   private visitOrDescend(node: TrieNode<V>, levels: string[], depth: number, dollar: boolean, visit: (value: V, key: string) => void): void {
     if (depth === levels.length - 1) {
-      if (node.values !== null) for (const [k, v] of node.values) visit(v, k);
+      if (node.values !== null) node.values.forEach(visit);
       // "a/#" also matches "a": handled by walk() at the next depth via the `#` child.
       const children = node.children;
       if (children !== null) {
         const hash = children.get('#');
-        if (hash !== undefined && hash.values !== null) for (const [k, v] of hash.values) visit(v, k);
+        if (hash !== undefined && hash.values !== null) hash.values.forEach(visit);
       }
       return;
     }

@@ -135,6 +135,8 @@ export const rulesConfigSchema = z.object({
   functionTimeoutMs: z.number().int().min(1).max(900_000).default(3_000),
   /** Heap cap of a lambda worker, MB. */
   functionMemoryMb: z.number().int().min(16).max(4096).default(128),
+  /** Local function workers running at once (lambda actions and aws_lambda() together); more calls wait. */
+  functionConcurrency: z.number().int().min(1).max(256).default(8),
   /** Key attributes of local tables written by dynamoDBv2 (default: hash key `id`). */
   tables: z.record(z.string().min(1), z.object({ hashKey: z.string().min(1), rangeKey: z.string().min(1).optional() }).strict()).default({}),
   /** http action: attempts per message (first try included) and the backoff before the 2nd, doubling. */

@@ -12,7 +12,7 @@ import { compileCloudwatchLogsAction, compileCloudwatchMetricAction, type Custom
 import { compileS3Action } from './actions-s3.js';
 import { compileTemplate, SqlParseException, type SqlContext, type SqlLookups, type Template } from './sql/index.js';
 import type { Destinations } from './destinations.js';
-import { outputBytes } from './output.js';
+import { outputBytes, toJsonText } from './output.js';
 import type { ExternalTargets } from './external-targets.js';
 import { rulesErrors, RulesError } from './errors.js';
 import type { LocalFunctions } from './lambda.js';
@@ -213,5 +213,6 @@ export function compileAction(action: RuleAction, deps: ActionDeps, where: strin
 
 /** Local table keys are stored as text: strings as is, other values as JSON. */
 export function keyText(v: unknown): string {
-  return typeof v === 'string' ? v : JSON.stringify(v);
+  // toJsonText: a Decimal key (7.0) is "7.0", as a substitution template renders it.
+  return typeof v === 'string' ? v : toJsonText(v);
 }

@@ -294,8 +294,10 @@ export class RuleEngine {
     try {
       doc = this.parse(rule.sql, m.payload);
       if (rule.sql.async) {
-        // aws_lambda() in the SQL: evaluation waits for function calls, off the drain loop.
-        this.inFlight++;
+        // aws_lambda() in the SQL: evaluation waits for function calls, off the drain loop. Until it
+        // settles it still counts against maxQueue (queueDepth), so a burst is dropped and counted
+        // rather than starting unbounded work.
+        this.pending++;
         void rule.sql
           .evaluateAsync(ctx, doc)
           .then(
@@ -303,7 +305,7 @@ export class RuleEngine {
             (err: unknown) => this.evaluationFailed(rule, q, err, counters, trace),
           )
           .finally(() => {
-            this.inFlight--;
+            this.pending--;
             this.checkIdle();
           });
         return;
@@ -330,7 +332,8 @@ export class RuleEngine {
   private evaluated(rule: RuntimeRule, q: Queued, ctx: EvalContext, doc: unknown, output: unknown, counters: Counters, trace: TraceRecord): void {
     if (output === undefined) return;
     trace.matched = true;
-    trace.output = output;
+    // A binary output is a view of the socket's read buffer: the trace keeps a copy, not the chunk.
+    trace.output = Buffer.isBuffer(output) ? Buffer.from(output) : output;
     counters.matched++;
     if (rule.actions.length === 0) return;
     trace.actions = [];

@@ -102,7 +102,7 @@ export function createRules(deps: RulesDeps): Rules {
     ...(deps.fetch ? { fetch: deps.fetch } : {}),
     ...(deps.now ? { now: deps.now } : {}),
   });
-  const functions = createLocalFunctions(config.functions, { timeoutMs: config.functionTimeoutMs, memoryMb: config.functionMemoryMb });
+  const functions = createLocalFunctions(config.functions, { timeoutMs: config.functionTimeoutMs, memoryMb: config.functionMemoryMb, maxConcurrent: config.functionConcurrency });
   const objectsDir = deps.dataDir === undefined ? null : join(deps.dataDir, 's3');
   const lookups: SqlLookups = {
     ...deps.lookups,

@@ -37,7 +37,24 @@ const { parentPort, workerData } = require('node:worker_threads');
 })();
 `;
 
-export function createLocalFunctions(functions: Readonly<Record<string, FunctionConfig>>, opts: { timeoutMs: number; memoryMb: number }): LocalFunctions {
+export function createLocalFunctions(
+  functions: Readonly<Record<string, FunctionConfig>>,
+  opts: { timeoutMs: number; memoryMb: number; /** Workers running at once; later calls wait their turn (default 8). */ maxConcurrent?: number },
+): LocalFunctions {
+  const maxConcurrent = opts.maxConcurrent ?? 8;
+  let running = 0;
+  const waiting: (() => void)[] = [];
+  /** Waits for a free worker slot; the returned function frees it. */
+  const release = (): void => {
+    const next = waiting.shift();
+    if (next === undefined) running--;
+    else next(); // the slot passes straight to the next caller
+  };
+  const acquire = async (): Promise<() => void> => {
+    if (running >= maxConcurrent) await new Promise<void>((r) => waiting.push(r));
+    else running++;
+    return release;
+  };
   const resolve = (arn: string): FunctionConfig | null => {
     const direct = functions[arn];
     if (direct !== undefined) return direct;
@@ -51,22 +68,26 @@ export function createLocalFunctions(functions: Readonly<Record<string, Function
       if (cfg === null) return Promise.reject(new Error(`function ${arn} is not configured (rules.functions)`));
       const url = pathToFileURL(resolvePath(cfg.module)).href;
       const timeoutMs = Math.min(opts.timeoutMs, call.timeoutMs ?? opts.timeoutMs);
-      return new Promise((res, rej) => {
-        // The event as JSON data: SQL Decimals (7.0) reach the function as numbers.
-        const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { url, event: toPlainJson(event) }, resourceLimits: { maxOldGenerationSizeMb: opts.memoryMb } });
-        let settled = false;
-        const done = (f: () => void): void => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          void w.terminate();
-          f();
-        };
-        const timer = setTimeout(() => done(() => rej(new Error(`function ${arn} timed out after ${timeoutMs} ms`))), timeoutMs);
-        w.once('message', (m: { ok: boolean; result?: unknown; error?: string }) => done(() => (m.ok ? res(m.result) : rej(new Error(m.error)))));
-        w.once('error', (err) => done(() => rej(err)));
-        w.once('exit', (code) => done(() => rej(new Error(`function ${arn} exited with code ${code}`))));
-      });
+      return acquire().then((release) => run(arn, url, event, timeoutMs).finally(release));
     },
   };
+
+  function run(arn: string, url: string, event: unknown, timeoutMs: number): Promise<unknown> {
+    return new Promise((res, rej) => {
+      // The event as JSON data: SQL Decimals (7.0) reach the function as numbers.
+      const w = new Worker(WORKER_SOURCE, { eval: true, workerData: { url, event: toPlainJson(event) }, resourceLimits: { maxOldGenerationSizeMb: opts.memoryMb } });
+      let settled = false;
+      const done = (f: () => void): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        void w.terminate();
+        f();
+      };
+      const timer = setTimeout(() => done(() => rej(new Error(`function ${arn} timed out after ${timeoutMs} ms`))), timeoutMs);
+      w.once('message', (m: { ok: boolean; result?: unknown; error?: string }) => done(() => (m.ok ? res(m.result) : rej(new Error(m.error)))));
+      w.once('error', (err) => done(() => rej(err)));
+      w.once('exit', (code) => done(() => rej(new Error(`function ${arn} exited with code ${code}`))));
+    });
+  }
 }

@@ -9,6 +9,7 @@
  *    (nats, amqp, postgres), which AWS's API cannot carry. PUT creates or replaces.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { toJsonText } from './output.js';
 import { AwsServiceError, parseSigV4, verifySigV4, type AccessKeyLookup } from '../http/index.js';
 import type { Logger } from '../lib/index.js';
 import { RulesError } from './errors.js';
@@ -57,7 +58,7 @@ function routes(app: FastifyInstance, opts: LocalRoutesOptions): void {
       const key = await opts.authenticate(claim.accessKeyId);
       if (key === null) throw new AwsServiceError('UnrecognizedClientException', 'The security token included in the request is invalid.', 403);
       verifySigV4(sreq, claim, { secretAccessKey: key.secretAccessKey, region: opts.region, services: ['iot'], now: Date.now() });
-      return reply.code(200).type('application/json').send(JSON.stringify(run(request, body)));
+      return reply.code(200).type('application/json').send(toJsonText(run(request, body)));
     } catch (err) {
       const e =
         err instanceof AwsServiceError

@@ -1,5 +1,6 @@
 /** The rules engine's tables in the shared SQLite database (`rules_*`, migrated as module 'rules'). */
 import { migrate, type SqliteDatabase } from '../core/index.js';
+import { parseJsonText, toJsonText } from './sql/index.js';
 import { RULE_SCHEMA_VERSION, type StoredDestination, type StoredRule } from './model.js';
 import type { RulesStore } from './store.js';
 
@@ -55,15 +56,15 @@ export class SqliteRulesStore implements RulesStore {
   putItem(table: string, hashKey: string, rangeKey: string, item: Record<string, unknown>): void {
     this.db
       .prepare('INSERT INTO rules_items (tbl, hash_key, range_key, item) VALUES (?, ?, ?, ?) ON CONFLICT (tbl, hash_key, range_key) DO UPDATE SET item = excluded.item')
-      .run(table, hashKey, rangeKey, JSON.stringify(item));
+      .run(table, hashKey, rangeKey, toJsonText(item)); // Decimals such as 7.0 kept as written
   }
   getItem(table: string, hashKey: string, rangeKey: string): Record<string, unknown> | null {
     const row = this.db.prepare('SELECT item FROM rules_items WHERE tbl = ? AND hash_key = ? AND range_key = ?').get(table, hashKey, rangeKey) as { item: string } | undefined;
-    return row === undefined ? null : (JSON.parse(row.item) as Record<string, unknown>);
+    return row === undefined ? null : (parseJsonText(row.item, true) as Record<string, unknown>);
   }
   listItems(table: string, limit: number): Record<string, unknown>[] {
     return (this.db.prepare('SELECT item FROM rules_items WHERE tbl = ? ORDER BY hash_key, range_key LIMIT ?').all(table, limit) as { item: string }[]).map(
-      (r) => JSON.parse(r.item) as Record<string, unknown>,
+      (r) => parseJsonText(r.item, true) as Record<string, unknown>,
     );
   }
 }

@@ -88,12 +88,15 @@ describe('rules: aws_lambda(), get_secret(), decode proto and Decimals on the ru
     await pub.end();
   });
 
-  test('[aws_lambda] the function result is used in SELECT; the function runs in a worker', async () => {
-    await createRule('enriched', "SELECT aws_lambda('enrich', {'n': n}).doubled AS d, aws_lambda('enrich', {'n': n}).unit AS unit, n FROM 'fn/+'", [republish('out/fn')], republish('errors/fn'));
+  test('[aws_lambda] the function result is used in SELECT; the function runs in a worker; traceid() still works', async () => {
+    await createRule('enriched', "SELECT aws_lambda('enrich', {'n': n}).doubled AS d, aws_lambda('enrich', {'n': n}).unit AS unit, n, traceid() AS t FROM 'fn/+'", [republish('out/fn')], republish('errors/fn'));
     const pub = await connectClient(tp.mqttPort);
     await pub.publish('fn/d1', '{"n": 21}', { qos: 1 });
     const [m] = await sub.waitMessages('out/fn', 1);
-    assert.deepEqual(JSON.parse(m!.payload.toString()), { d: 42, unit: 'C', n: 21 });
+    const out = JSON.parse(m!.payload.toString()) as Record<string, unknown>;
+    assert.match(String(out.t), /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/, 'traceid() in a rule evaluated in passes');
+    delete out.t;
+    assert.deepEqual(out, { d: 42, unit: 'C', n: 21 });
     await pub.end();
   });
 

@@ -505,7 +505,8 @@ export function compileSql(sql: string, opts: CompileOptions = {}): CompiledSql 
     evaluateAsync: async (ctx, doc) => {
       if (!usesLambda) return evaluate(ctx, doc);
       const calls: ExternalCalls = { results: new Map(), wanted: [], stable: [], next: 0 };
-      const c: SqlContext = { ...ctx, calls };
+      // A view of the caller's context with `calls` added: its getters (traceId) keep working.
+      const c = Object.create(ctx, { calls: { value: calls, enumerable: true } }) as SqlContext;
       for (let made = 0; ; made++) {
         calls.wanted.length = 0;
         calls.next = 0;

@@ -246,3 +246,21 @@ message Inner { bool ok = 1; }`;
     compileSql("SELECT VALUE decode(*, 'proto', 'protos', 'swap.desc', 'm', 'M2') FROM 't'", { lookups: L });
   });
 });
+
+describe('local functions: concurrency', () => {
+  test('[rules.functionConcurrency] calls beyond the limit wait for a free worker, then all complete', async () => {
+    const d = mkdtempSync(join(tmpdir(), 'fn-conc-'));
+    try {
+      // Each call reports when it started and ended (wall clock, across worker threads).
+      writeFileSync(join(d, 'slow.mjs'), 'export default async (e) => { const start = Date.now(); await new Promise((r) => setTimeout(r, 50)); return { i: e.i, start, end: Date.now() }; };\n');
+      const fns = createLocalFunctions({ slow: { module: join(d, 'slow.mjs') } }, { timeoutMs: 5_000, memoryMb: 64, maxConcurrent: 1 });
+      const results = (await Promise.all([0, 1, 2].map((i) => fns.invoke('slow', { i })))) as { i: number; start: number; end: number }[];
+      assert.deepEqual(results.map((r) => r.i), [0, 1, 2]);
+      const byStart = [...results].sort((a, b) => a.start - b.start);
+      // With one worker at a time, no call starts before the previous one ended.
+      for (let k = 1; k < byStart.length; k++) assert.ok(byStart[k]!.start >= byStart[k - 1]!.end, `call ${byStart[k]!.i} started while ${byStart[k - 1]!.i} ran`);
+    } finally {
+      rmSync(d, { recursive: true, force: true });
+    }
+  });
+});

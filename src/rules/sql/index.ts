@@ -8,7 +8,7 @@ export type { SqlContext, SqlLookups, SqlFunctionsPort, SecretValue } from './co
 export { topicMatches, topicFilterProblem } from './topic-filter.js';
 export { parseSql } from './parser.js';
 export { typeOf } from './values.js';
-export { toJsonText, toPlainJson } from './json.js';
+export { parseJsonText, toJsonText, toPlainJson } from './json.js';
 export { SqlDecimal } from './decimal.js';
 export { ProtoDescriptors } from './proto.js';
 export { resolveSecret, MAX_LAMBDA_CALLS } from './functions-external.js';
