@@ -52,3 +52,44 @@ test('trie visits each matching filter once and prunes on remove', () => {
   assert.equal(t.size, 2);
   assert.deepEqual([...t.entries()].map((e) => e[0]).sort(), ['a/#', 'a/b']);
 });
+
+test('match results are cached per topic and never stale: add and remove change the next match', () => {
+  const t = new TopicTrie<string>();
+  const seen = (topic: string): string[] => {
+    const out: string[] = [];
+    t.match(topic, (v) => out.push(v));
+    return out.sort();
+  };
+  t.add('a/+', 'c1', 'plus');
+  assert.deepEqual(seen('a/b'), ['plus']);
+  assert.deepEqual(seen('a/b'), ['plus']); // from the cache
+  t.add('a/#', 'c2', 'hash');
+  assert.deepEqual(seen('a/b'), ['hash', 'plus']);
+  t.remove('a/+', 'c1');
+  assert.deepEqual(seen('a/b'), ['hash']);
+  t.add('a/#', 'c2', 'hash2'); // replacing a value is a change too
+  assert.deepEqual(seen('a/b'), ['hash2']);
+});
+
+test('matching stays correct when topics do not recur (cache full, then bypassed) and a visitor changes the trie', () => {
+  const t = new TopicTrie<number>({ matchCacheSize: 4 });
+  t.add('d/+/up', 'k', 1);
+  t.add('d/7/#', 'k7', 7);
+  for (let round = 0; round < 3; round++) {
+    for (let i = 0; i < 50; i++) {
+      const out: number[] = [];
+      t.match(`d/${i}/up`, (v) => out.push(v));
+      assert.deepEqual(out.sort(), i === 7 ? [1, 7] : [1], `d/${i}/up round ${round}`);
+    }
+  }
+  // A visitor that unsubscribes sees the snapshot it started with; the next match sees the change.
+  const first: number[] = [];
+  t.match('d/7/up', (v) => {
+    first.push(v);
+    t.remove('d/7/#', 'k7');
+  });
+  assert.equal(first.length >= 1, true);
+  const next: number[] = [];
+  t.match('d/7/up', (v) => next.push(v));
+  assert.deepEqual(next, [1]);
+});

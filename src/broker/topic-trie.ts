@@ -12,9 +12,35 @@ class TrieNode<V> {
 
 export type TrieVisitor<V> = (value: V, key: string, filter: TrieNode<V>) => void;
 
+/** Topics whose matches are remembered at most; past it the memory is dropped and rebuilt. */
+const MATCH_CACHE_MAX = 16_384;
+/** Matches done without the cache after it proved useless (mostly misses). */
+const MATCH_CACHE_BYPASS = 1_000_000;
+
 export class TopicTrie<V> {
   private readonly root = new TrieNode<V>(null, '');
   private count = 0;
+  /**
+   * What `match` found per topic, flat (`value, key, value, key, ...`): devices publish on the same
+   * topics over and over, and a hit costs one lookup instead of a walk with lookups per level. Any
+   * add or remove clears it, so it never returns a stale match. A fleet whose publishing topics do
+   * not recur within the cache's size (or whose subscriptions churn faster than topics recur) gets
+   * mostly misses: after a window of `cacheMax` misses with fewer hits than misses, matching walks
+   * the trie directly for a while, so the cache costs such a fleet next to nothing.
+   */
+  private readonly matchCache = new Map<string, unknown[]>();
+  private readonly cacheMax: number;
+  private hits = 0;
+  private misses = 0;
+  private bypass = 0;
+  private collecting: unknown[] | null = null;
+  private readonly collect = (value: V, key: string): void => {
+    this.collecting!.push(value, key);
+  };
+
+  constructor(opts: { matchCacheSize?: number } = {}) {
+    this.cacheMax = opts.matchCacheSize ?? MATCH_CACHE_MAX;
+  }
 
   get size(): number {
     return this.count;
@@ -33,6 +59,7 @@ export class TopicTrie<V> {
       node = next;
     }
     if (node.values === null) node.values = new Map();
+    if (this.matchCache.size > 0) this.matchCache.clear();
     const prev = node.values.get(key);
     node.values.set(key, value);
     if (prev === undefined) this.count++;
@@ -52,6 +79,7 @@ export class TopicTrie<V> {
     if (prev === undefined) return undefined;
     node.values.delete(key);
     this.count--;
+    if (this.matchCache.size > 0) this.matchCache.clear();
     if (node.values.size === 0) node.values = null;
     while (node.parent !== null && node.values === null && (node.children === null || node.children.size === 0)) {
       node.parent.children?.delete(node.level);
@@ -74,8 +102,30 @@ export class TopicTrie<V> {
    * Wildcards at the first level never match a topic starting with `$` [MQTT-4.7.2-1].
    */
   match(topic: string, visit: (value: V, key: string) => void): void {
-    const levels = topic.split('/');
-    this.walk(this.root, levels, 0, topic.charCodeAt(0) === 36, visit);
+    if (this.bypass > 0) {
+      this.bypass--;
+      this.walk(this.root, topic.split('/'), 0, topic.charCodeAt(0) === 36, visit);
+      return;
+    }
+    let found = this.matchCache.get(topic);
+    if (found === undefined) {
+      found = [];
+      this.collecting = found;
+      this.walk(this.root, topic.split('/'), 0, topic.charCodeAt(0) === 36, this.collect);
+      this.collecting = null;
+      if (++this.misses >= this.cacheMax) {
+        // A window's worth of misses: keep caching only if it also saw more hits than that.
+        if (this.hits < this.misses) this.bypass = MATCH_CACHE_BYPASS;
+        this.hits = 0;
+        this.misses = 0;
+        this.matchCache.clear();
+      } else {
+        if (this.matchCache.size >= this.cacheMax) this.matchCache.clear();
+        this.matchCache.set(topic, found);
+      }
+    } else this.hits++;
+    // A snapshot: a visitor that subscribes or unsubscribes does not change this walk.
+    for (let i = 0; i < found.length; i += 2) visit(found[i] as V, found[i + 1] as string);
   }
 
   private walk(node: TrieNode<V>, levels: string[], depth: number, dollar: boolean, visit: (value: V, key: string) => void): void {
