@@ -50,6 +50,18 @@ export function pidForSeq(seq) {
  * `ts` is either a number (same intended time for all) or a function of the sequence.
  */
 export function stampPublishes(tpl, pubIndex, firstSeq, count, ts, tsStep = 0) {
+  return stampEach(tpl, firstSeq, count, (out, p, seq, k) => {
+    out.writeUInt32LE(pubIndex, p);
+    out.writeUInt32LE(seq, p + 4);
+    out.writeDoubleLE(ts + k * tsStep, p + 8);
+  });
+}
+
+/**
+ * Copies `tpl` `count` times into one new Buffer, sets each copy's packet id (QoS > 0) from its
+ * sequence, and lets `writePayload(out, payloadOffset, seq, k)` fill in the payload.
+ */
+function stampEach(tpl, firstSeq, count, writePayload) {
   const size = tpl.size;
   const out = Buffer.allocUnsafe(size * count);
   const src = tpl.packet;
@@ -58,10 +70,7 @@ export function stampPublishes(tpl, pubIndex, firstSeq, count, ts, tsStep = 0) {
     src.copy(out, off);
     const seq = firstSeq + k;
     if (tpl.pidOffset >= 0) out.writeUInt16BE(pidForSeq(seq), off + tpl.pidOffset);
-    const p = off + tpl.payloadOffset;
-    out.writeUInt32LE(pubIndex, p);
-    out.writeUInt32LE(seq, p + 4);
-    out.writeDoubleLE(ts + k * tsStep, p + 8);
+    writePayload(out, off + tpl.payloadOffset, seq, k);
     off += size;
   }
   return out;
@@ -101,23 +110,13 @@ function writeHex8(out, at, n) {
 
 /** stampPublishes for a JSON template: publisher and sequence as 8 hex digits, temp from the sequence. */
 export function stampJsonPublishes(tpl, pubIndex, firstSeq, count) {
-  const size = tpl.size;
-  const out = Buffer.allocUnsafe(size * count);
-  const src = tpl.packet;
-  let off = 0;
-  for (let k = 0; k < count; k++) {
-    src.copy(out, off);
-    const seq = firstSeq + k;
-    if (tpl.pidOffset >= 0) out.writeUInt16BE(pidForSeq(seq), off + tpl.pidOffset);
-    const p = off + tpl.payloadOffset;
+  return stampEach(tpl, firstSeq, count, (out, p, seq) => {
     const t = jsonTemp(seq);
     out[p + JSON_TEMP_AT] = 48 + ((t / 10) | 0);
     out[p + JSON_TEMP_AT + 1] = 48 + (t % 10);
     writeHex8(out, p + JSON_PUB_AT, pubIndex);
     writeHex8(out, p + JSON_SEQ_AT, seq);
-    off += size;
-  }
-  return out;
+  });
 }
 
 function readHex8(buf, at) {
