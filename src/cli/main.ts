@@ -106,26 +106,13 @@ async function serve(args: readonly string[]): Promise<void> {
     process.stderr.write(`thingport: invalid configuration:\n${loaded.problems.map((p) => `${p}\n`).join('')}`);
     process.exit(EXIT.usage);
   }
-  // Imported here, not at the top: help and --version must work without loading the server.
-  const { startThingport } = await import('../main.js');
-  let tp: Awaited<ReturnType<typeof startThingport>>;
-  try {
-    tp = await startThingport(loaded.config, { configFile: loaded.configFile });
-  } catch (err) {
-    printFailure(err);
-    process.exit(EXIT.failed);
-  }
-  process.stderr.write(describeEndpoints(tp.endpoints));
-
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
-    if (stopping) {
-      // A second Ctrl-C means "now": do not wait for a shutdown that may be stuck.
-      process.stderr.write(`thingport: ${signal} again, exiting without finishing shutdown\n`);
-      process.exit(EXIT.interrupted);
-    }
-    stopping = true;
-    tp.stop(signal).then(
+  // Signals are handled from before start-up: a SIGTERM that arrives while the server is starting
+  // (a service manager stopping it early, a test that saw endpoints.json) stops it cleanly once it
+  // is up, instead of killing the process with Node's default handler.
+  let tp: Awaited<ReturnType<typeof import('../main.js').startThingport>> | null = null;
+  let requested: NodeJS.Signals | null = null;
+  const stop = (signal: NodeJS.Signals, server: NonNullable<typeof tp>): void => {
+    server.stop(signal).then(
       () => process.exit(EXIT.ok),
       (err: unknown) => {
         printFailure(err);
@@ -133,8 +120,28 @@ async function serve(args: readonly string[]): Promise<void> {
       },
     );
   };
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (requested !== null) {
+      // A second Ctrl-C means "now": do not wait for a shutdown that may be stuck.
+      process.stderr.write(`thingport: ${signal} again, exiting without finishing shutdown\n`);
+      process.exit(EXIT.interrupted);
+    }
+    requested = signal;
+    if (tp !== null) stop(signal, tp);
+  };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+
+  // Imported here, not at the top: help and --version must work without loading the server.
+  const { startThingport } = await import('../main.js');
+  try {
+    tp = await startThingport(loaded.config, { configFile: loaded.configFile });
+  } catch (err) {
+    printFailure(err);
+    process.exit(EXIT.failed);
+  }
+  process.stderr.write(describeEndpoints(tp.endpoints));
+  if (requested !== null) stop(requested, tp);
 }
 
 async function main(argv: readonly string[]): Promise<void> {
