@@ -15,7 +15,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { detectBrokers, startBroker, freePort, makeDataDir, removeDataDir, fdLimits, tail, snapshotThingport, ROOT } from './lib/brokers.mjs';
 import { selectVariants, brokerVariants } from './lib/scenarios.mjs';
-import { qos0Variant, runRuleEval, rulesSectionOf, writeRulesResults } from './lib/rules.mjs';
+import { qos0Variant, ruleLabel, runRuleEval, rulesSectionOf, writeRulesResults } from './lib/rules.mjs';
 import { memoryKb, machineBusySeconds } from './lib/proc.mjs';
 import { machineInfo, renderMarkdown, summarize, gitState, timeLost } from './lib/report.mjs';
 
@@ -341,17 +341,17 @@ async function runRulesScenarios(variants, all, root, opts, thingportGit) {
       log(e.sql ? `   compiled rule ${Math.round(e.sql.rate).toLocaleString('en-US')} evaluations/s; engine, 1 rule ${Math.round(e.engine1.rate).toLocaleString('en-US')}/s; 10 rules ${Math.round(e.engine10.rate).toLocaleString('en-US')}/s${e.ok ? '' : ` — ${e.problems.join('; ')}`}` : `   FAILED: ${e.problems.join('; ')}`);
       continue;
     }
-    const configs = variant.ruleCounts.map((n) => qos0Variant(variant, n));
+    const configs = variant.ruleConfigs.map((c) => qos0Variant(variant, c));
     const records = [];
     const discarded = [];
     for (let r = 0; r < opts.runs; r++) {
       for (const cfg of configs) {
-        const rec = await runWithRetries(cfg, all.thingport, r, opts.runs, opts, records, discarded, `${cfg.rules} rules`);
+        const rec = await runWithRetries(cfg, all.thingport, r, opts.runs, opts, records, discarded, ruleLabel(cfg));
         if (typeof rec.otherCpu === 'number') maxOther = Math.max(maxOther, rec.otherCpu);
         await sleep(100);
       }
     }
-    result.qos0 = { configs: configs.map((c) => ({ key: c.key, rules: c.rules })), records, discarded };
+    result.qos0 = { configs: configs.map((c) => ({ key: c.key, rules: c.rules, distinct: c.distinct })), records, discarded };
   }
   result.elapsedS = (Date.now() - started) / 1000;
   if (maxOther > NOISY_CPU) result.note = `other processes used up to ${maxOther.toFixed(0)}% of a core while these numbers were measured (see "Other CPU" in rules.json); treat them as lower bounds.`;

@@ -121,8 +121,12 @@ export const SCENARIOS = [
           broker: { http: true },
         }),
         family: 'rules',
-        /** Rules active in each configuration; they take turns run by run. */
-        ruleCounts: [0, 10],
+        /**
+         * Rules active in each configuration; they take turns run by run. `distinct`: each rule's
+         * alias differs (`device_N`), so no two statements are the same and the engine cannot
+         * share one evaluation between them (it does for identical statements).
+         */
+        ruleConfigs: [{ rules: 0 }, { rules: 10 }, { rules: 10, distinct: true }],
       },
     ],
   },

@@ -45,8 +45,98 @@ test('a message reaching several rules is parsed once, and each rule evaluates i
     m.rules.map((r) => [r.ruleName, r.evaluated, r.matched]),
     [['r1', 10, 4], ['r2', 10, 4], ['r3', 10, 4], ['own', 10, 4]],
   );
-  // Each rule's output is its own evaluation of the shared document.
   assert.deepEqual(engine.traces('r2').at(-1)?.output, { temp: 34, device: 'd9' });
+  engine.stop();
+});
+
+/** `rule()` whose statement counts its evaluations in `counts[name]` (and throws when `fail` says so). */
+function counted(name: string, sql: string, counts: Record<string, number>, fail: (doc: unknown) => boolean = () => false): RuntimeRule {
+  const c = compileSql(sql);
+  const evaluateParsed: typeof c.evaluateParsed = (ctx, doc) => {
+    counts[name] = (counts[name] ?? 0) + 1;
+    if (fail(doc)) throw new Error('boom');
+    return c.evaluateParsed(ctx, doc);
+  };
+  return { name, sql: { ...c, evaluateParsed }, actions: [], errorAction: null };
+}
+
+test('rules with the same statement share one evaluation per message; newuuid() statements do not', async () => {
+  const engine = new RuleEngine({ messaging: broker, accountId: '000000000000', logger, maxQueue: 1000 });
+  const counts: Record<string, number> = {};
+  for (const n of ['s1', 's2', 's3']) engine.put(counted(n, "SELECT n FROM 'share/t' WHERE n > 0", counts));
+  for (const n of ['u1', 'u2']) engine.put(counted(n, "SELECT newuuid() AS id FROM 'share/t'", counts));
+  for (let n = 0; n < 4; n++) await broker.publish({ topic: 'share/t', payload: JSON.stringify({ n }) });
+  await engine.idle();
+  // The first of the identical rules evaluates; the others take its output (and count it).
+  assert.deepEqual(counts, { s1: 4, u1: 4, u2: 4 });
+  const m = new Map(engine.metrics().rules.map((r) => [r.ruleName, [r.evaluated, r.matched]]));
+  for (const n of ['s1', 's2', 's3']) assert.deepEqual(m.get(n), [4, 3], n);
+  assert.deepEqual(engine.traces('s3').map((t) => t.output), [undefined, { n: 1 }, { n: 2 }, { n: 3 }]);
+  // newuuid() differs per evaluation, so each such rule evaluates for itself.
+  const a = engine.traces('u1').map((t) => (t.output as { id: string }).id);
+  const b = engine.traces('u2').map((t) => (t.output as { id: string }).id);
+  assert.ok(a.every((id, i) => id !== b[i]));
+  engine.stop();
+});
+
+test('a shared evaluation error counts for every rule of the statement; a leader replaced or removed hands over', async () => {
+  const engine = new RuleEngine({ messaging: broker, accountId: '000000000000', logger, maxQueue: 1000 });
+  const counts: Record<string, number> = {};
+  const SQLX = "SELECT n FROM 'hand/t'";
+  const failOn3 = (doc: unknown): boolean => (doc as { n: number }).n === 3;
+  engine.put(counted('a', SQLX, counts, failOn3));
+  engine.put(counted('b', SQLX, counts, failOn3));
+  await broker.publish({ topic: 'hand/t', payload: '{"n": 3}' });
+  await engine.idle();
+  assert.deepEqual(counts, { a: 1 });
+  assert.deepEqual(engine.metrics().rules.map((r) => [r.ruleName, r.evaluated, r.sqlErrors]), [['a', 1, 1], ['b', 1, 1]]);
+  assert.equal(engine.traces('b')[0]?.error, 'boom');
+  // a changes its statement: b evaluates on its own from then on.
+  engine.put(counted('a', `${SQLX} WHERE n > 5`, counts));
+  await broker.publish({ topic: 'hand/t', payload: '{"n": 4}' });
+  await engine.idle();
+  assert.deepEqual(counts, { a: 2, b: 1 });
+  // c joins with b's statement and follows b; b removed: c evaluates.
+  engine.put(counted('c', SQLX, counts));
+  await broker.publish({ topic: 'hand/t', payload: '{"n": 5}' });
+  engine.remove('b');
+  await broker.publish({ topic: 'hand/t', payload: '{"n": 6}' });
+  await engine.idle();
+  assert.deepEqual(counts, { a: 4, b: 2, c: 1 });
+  assert.deepEqual(engine.traces('c').map((t) => t.output), [{ n: 5 }, { n: 6 }]);
+  engine.stop();
+});
+
+test('traceid() is the message\'s: every rule the message reaches sees the same id', async () => {
+  const engine = new RuleEngine({ messaging: broker, accountId: '000000000000', logger, maxQueue: 1000 });
+  const parse = compileSql(SQL).parsePayload;
+  engine.put(rule('t1', parse, "SELECT traceid() AS id FROM 'tr/t'"));
+  engine.put(rule('t2', parse, "SELECT traceid() AS id, n FROM 'tr/t'"));
+  for (let n = 0; n < 3; n++) await broker.publish({ topic: 'tr/t', payload: JSON.stringify({ n }) });
+  await engine.idle();
+  const one = engine.traces('t1').map((t) => (t.output as { id: string }).id);
+  const two = engine.traces('t2').map((t) => (t.output as { id: string }).id);
+  assert.deepEqual(one, two);
+  assert.equal(new Set(one).size, 3);
+  assert.deepEqual(engine.traces('t2').map((t) => t.traceId), one);
+  engine.stop();
+});
+
+test('an evaluation that settles after its trace slot was reused does not overwrite the newer trace', async () => {
+  const engine = new RuleEngine({ messaging: broker, accountId: '000000000000', logger, maxQueue: 1000 });
+  const c = compileSql("SELECT n FROM 'late/t'");
+  const release: (() => void)[] = [];
+  // An asynchronous statement (as with aws_lambda()) whose evaluations settle when released.
+  const evaluateAsync: typeof c.evaluateAsync = (ctx, doc) => new Promise((resolve) => release.push(() => resolve(c.evaluateParsed(ctx, doc))));
+  engine.put({ name: 'late', sql: { ...c, async: true, evaluateAsync }, actions: [], errorAction: null });
+  for (let n = 0; n < 25; n++) await broker.publish({ topic: 'late/t', payload: JSON.stringify({ n }) });
+  // Messages 0-4 settle after messages 20-24 took their slots in the 20-trace ring.
+  for (const r of release.splice(5)) r();
+  await new Promise((r) => setImmediate(r));
+  for (const r of release.splice(0)) r();
+  await engine.idle();
+  assert.deepEqual(engine.traces('late').map((t) => (t.output as { n: number }).n), Array.from({ length: 20 }, (_, i) => i + 5));
+  assert.equal(engine.metrics().rules[0]?.matched, 25);
   engine.stop();
 });
 

@@ -50,23 +50,41 @@ export interface RuleTrace {
 const TRACES_PER_RULE = 20;
 
 /**
- * A trace as kept: no reference to the message's context or payload (a view may pin a socket
- * chunk). The trace id is made only when something asks for it — the SQL's traceid(), a
- * template, an error action, or a read of the traces — since a UUID per evaluation was a tenth of
- * the engine's time; the context and the record share the one id.
+ * What the traces of one message share: its topic, arrival time and trace id. No reference to the
+ * message's payload (a view may pin a socket chunk). The trace id is made only when something asks
+ * for it — the SQL's traceid(), a template, an error action, or a read of the traces — since a
+ * UUID per evaluation was a tenth of the engine's time.
+ */
+class MessageTrace {
+  id: string | null = null;
+  constructor(
+    readonly topic: string,
+    readonly at: number,
+  ) {}
+  get traceId(): string {
+    return (this.id ??= randomUUID());
+  }
+}
+
+/**
+ * One slot of a rule's trace ring, overwritten in place when the ring comes round (no allocation
+ * per evaluation). `seq` tells a late writer — an aws_lambda() evaluation settling after the slot
+ * was reused — that the slot is no longer its own.
  */
 interface TraceRecord {
-  traceId: string | null;
-  topic: string;
-  at: number;
+  seq: number;
+  message: MessageTrace;
   matched: boolean;
   output: unknown;
   error: string | undefined;
   actions: { action: string; ok: boolean; error?: string }[] | null;
 }
 
-/** The SqlContext of one evaluation (one message, one rule). */
-class EvalContext implements SqlContext {
+/**
+ * The SqlContext of one message, shared by every rule it reaches: as on AWS, traceid() is the
+ * message's, so two rules see the same id.
+ */
+class MessageContext implements SqlContext {
   constructor(
     readonly topic: string,
     readonly payload: Buffer,
@@ -75,13 +93,11 @@ class EvalContext implements SqlContext {
     readonly sourceIp: string | null,
     readonly timestamp: number,
     readonly accountId: string,
-    readonly sqlVersion: string,
     readonly properties: MessageProperties | null,
-    private readonly record: TraceRecord,
+    readonly trace: MessageTrace,
   ) {}
-  /** traceid(): one per message and rule evaluation, made on first use. */
   get traceId(): string {
-    return (this.record.traceId ??= randomUUID());
+    return this.trace.traceId;
   }
 }
 
@@ -93,6 +109,8 @@ interface Counters {
   /** A ring: `traces[nextTrace % TRACES_PER_RULE]` is the next slot. */
   traces: TraceRecord[];
   nextTrace: number;
+  /** Evaluations recorded so far: the next slot's `seq`. */
+  seq: number;
 }
 
 /** A running rule with its counters (kept on it so the hot path needs no lookup by name). */
@@ -101,6 +119,15 @@ interface Runner {
   counters: Counters;
   /** `[this]`, for Basic Ingest messages, which reach this rule only. */
   alone: readonly Runner[];
+  /**
+   * An earlier runner of the same group whose statement is this one's (same text and version, and
+   * shareable): its output for the message is this rule's too. Null when this rule evaluates.
+   */
+  leader: Runner | null;
+  /** As a leader: the entry last evaluated, and its output or error. */
+  lastEntry: Queued | null;
+  lastOutput: unknown;
+  lastError: unknown;
 }
 
 /** The rules sharing one FROM filter: one subscription, one queue entry per message for all of them. */
@@ -116,6 +143,23 @@ interface Queued {
   client: ClientInfo | null;
   /** The topic the rules see: a Basic Ingest topic without its `$aws/rules/{name}/` prefix. */
   topic: string;
+}
+
+/** A statement's identity for sharing its evaluation between rules. */
+function statementKey(sql: CompiledSql): string | null {
+  return sql.shareable && !sql.async ? `${sql.sqlVersion}\n${sql.text}` : null;
+}
+
+/** Gives each runner of a group its leader: the first earlier runner with the same statement. */
+function withLeaders(runners: Runner[]): readonly Runner[] {
+  const first = new Map<string, Runner>();
+  for (const r of runners) {
+    const key = statementKey(r.rule.sql);
+    const lead = key === null ? undefined : first.get(key);
+    r.leader = lead ?? null;
+    if (key !== null && lead === undefined) first.set(key, r);
+  }
+  return runners;
 }
 
 export interface EngineDeps {
@@ -172,17 +216,17 @@ export class RuleEngine {
     this.remove(rule.name);
     let counters = this.counters.get(rule.name);
     if (counters === undefined) {
-      counters = { evaluated: 0, matched: 0, sqlErrors: 0, actions: new Map(), traces: [], nextTrace: 0 };
+      counters = { evaluated: 0, matched: 0, sqlErrors: 0, actions: new Map(), traces: [], nextTrace: 0, seq: 0 };
       this.counters.set(rule.name, counters);
     }
-    const alone: Runner[] = [];
-    const runner: Runner = { rule, counters, alone };
-    alone.push(runner);
+    // Basic Ingest reaches a rule alone: its own runner, which never follows a leader.
+    const alone: Runner[] = [{ rule, counters, alone: [], leader: null, lastEntry: null, lastOutput: undefined, lastError: undefined }];
+    const runner: Runner = { rule, counters, alone, leader: null, lastEntry: null, lastOutput: undefined, lastError: undefined };
     this.rules.set(rule.name, runner);
     const filter = rule.sql.topicFilter;
     const group = this.groups.get(filter);
     if (group !== undefined) {
-      group.runners = [...group.runners, runner];
+      group.runners = withLeaders([...group.runners, runner]);
       return;
     }
     const g: FilterGroup = { runners: [runner], unsubscribe: () => {} };
@@ -197,7 +241,8 @@ export class RuleEngine {
     const filter = r.rule.sql.topicFilter;
     const g = this.groups.get(filter);
     if (g === undefined) return;
-    g.runners = g.runners.filter((x) => x !== r);
+    // Queued entries keep the old array; runners whose leader left get a new one (or lead).
+    g.runners = withLeaders(g.runners.filter((x) => x !== r));
     if (g.runners.length === 0) {
       g.unsubscribe();
       this.groups.delete(filter);
@@ -246,11 +291,17 @@ export class RuleEngine {
    */
   private drain(): void {
     const end = this.queue.length;
+    const accountId = this.deps.accountId;
     while (this.head < end) {
       const q = this.queue[this.head]!;
       this.queue[this.head++] = undefined;
       this.pending -= q.runners.length;
-      for (const r of q.runners) this.process(r, q);
+      const m = q.message;
+      const c = q.client;
+      // One context per message for all its rules: one clock read, one trace id.
+      const at = this.now();
+      const ctx = new MessageContext(q.topic, m.payload, c?.clientId ?? null, c?.principal ?? null, c?.remoteAddress ?? null, at, accountId, m.properties, new MessageTrace(q.topic, at));
+      for (const r of q.runners) this.process(r, q, ctx);
     }
     if (this.head === this.queue.length) {
       this.queue.length = 0;
@@ -280,20 +331,21 @@ export class RuleEngine {
     return doc;
   }
 
-  private process(runner: Runner, q: Queued): void {
+  private process(runner: Runner, q: Queued, ctx: MessageContext): void {
     const { rule, counters } = runner;
-    const at = this.now();
-    const trace: TraceRecord = { traceId: null, topic: q.topic, at, matched: false, output: undefined, error: undefined, actions: null };
-    const m = q.message;
-    const c = q.client;
-    const ctx = new EvalContext(q.topic, m.payload, c?.clientId ?? null, c?.principal ?? null, c?.remoteAddress ?? null, at, this.deps.accountId, rule.sql.sqlVersion, m.properties, trace);
     counters.evaluated++;
-    pushTrace(counters, trace);
+    const trace = nextTrace(counters, ctx.trace);
+    const seq = trace.seq;
     let output: unknown;
     let doc: unknown;
     try {
-      doc = this.parse(rule.sql, m.payload);
-      if (rule.sql.async) {
+      doc = this.parse(rule.sql, q.message.payload);
+      const lead = runner.leader;
+      if (lead !== null && lead.lastEntry === q) {
+        // The same statement as an earlier rule of this message: its output (or error) is ours.
+        if (lead.lastError !== undefined) throw lead.lastError;
+        output = lead.lastOutput;
+      } else if (rule.sql.async) {
         // aws_lambda() in the SQL: evaluation waits for function calls, off the drain loop. Until it
         // settles it still counts against maxQueue (queueDepth), so a burst is dropped and counted
         // rather than starting unbounded work.
@@ -301,21 +353,30 @@ export class RuleEngine {
         void rule.sql
           .evaluateAsync(ctx, doc)
           .then(
-            (out) => this.evaluated(rule, q, ctx, doc, out, counters, trace),
-            (err: unknown) => this.evaluationFailed(rule, q, err, counters, trace),
+            (out) => this.evaluated(rule, q, ctx, doc, out, counters, trace, seq),
+            (err: unknown) => this.evaluationFailed(rule, q, err, counters, trace, seq),
           )
           .finally(() => {
             this.pending--;
             this.checkIdle();
           });
         return;
+      } else {
+        runner.lastEntry = q;
+        runner.lastError = undefined;
+        try {
+          output = runner.lastOutput = rule.sql.evaluateParsed(ctx, doc);
+        } catch (err) {
+          runner.lastOutput = undefined;
+          runner.lastError = err ?? new Error('evaluation failed');
+          throw err;
+        }
       }
-      output = rule.sql.evaluateParsed(ctx, doc);
     } catch (err) {
-      this.evaluationFailed(rule, q, err, counters, trace);
+      this.evaluationFailed(rule, q, err, counters, trace, seq);
       return;
     }
-    this.evaluated(rule, q, ctx, doc, output, counters, trace);
+    this.evaluated(rule, q, ctx, doc, output, counters, trace, seq);
   }
 
   /**
@@ -323,30 +384,34 @@ export class RuleEngine {
    * message does not reach the rule's actions, and — as on AWS, where the error action covers rule
    * actions only — not its errorAction either; it is counted, traced and logged.
    */
-  private evaluationFailed(rule: RuntimeRule, q: Queued, err: unknown, counters: Counters, trace: TraceRecord): void {
+  private evaluationFailed(rule: RuntimeRule, q: Queued, err: unknown, counters: Counters, trace: TraceRecord, seq: number): void {
     counters.sqlErrors++;
-    trace.error = (err as Error).message;
+    if (trace.seq === seq) trace.error = (err as Error).message;
     this.deps.logger.warn({ err, rule: rule.name, topic: q.topic }, 'rule evaluation failed');
   }
 
-  private evaluated(rule: RuntimeRule, q: Queued, ctx: EvalContext, doc: unknown, output: unknown, counters: Counters, trace: TraceRecord): void {
+  private evaluated(rule: RuntimeRule, q: Queued, ctx: SqlContext, doc: unknown, output: unknown, counters: Counters, trace: TraceRecord, seq: number): void {
     if (output === undefined) return;
-    trace.matched = true;
-    // A binary output is a view of the socket's read buffer: the trace keeps a copy, not the chunk.
-    trace.output = Buffer.isBuffer(output) ? Buffer.from(output) : output;
     counters.matched++;
+    const own = trace.seq === seq;
+    if (own) {
+      trace.matched = true;
+      // A binary output is a view of the socket's read buffer: the trace keeps a copy, not the chunk.
+      trace.output = Buffer.isBuffer(output) ? Buffer.from(output) : output;
+    }
     if (rule.actions.length === 0) return;
-    trace.actions = [];
+    // The action results go to this list; the slot shows it while it is still this message's.
+    const traced: NonNullable<TraceRecord['actions']> = [];
+    if (own) trace.actions = traced;
     this.inFlight++;
-    void this.runActions(rule, q, { output, doc, ctx }, counters, trace).finally(() => {
+    void this.runActions(rule, q, { output, doc, ctx }, counters, traced).finally(() => {
       this.inFlight--;
       this.checkIdle();
     });
   }
 
-  private async runActions(rule: RuntimeRule, q: Queued, inv: Invocation, counters: Counters, trace: TraceRecord): Promise<void> {
+  private async runActions(rule: RuntimeRule, q: Queued, inv: Invocation, counters: Counters, traced: NonNullable<TraceRecord['actions']>): Promise<void> {
     const results = await Promise.allSettled(rule.actions.map((a) => a.run(inv)));
-    const traced = trace.actions!;
     const failures: { failedAction: string; failedResource: string; errorMessage: string }[] = [];
     results.forEach((r, i) => {
       const a = rule.actions[i]!;
@@ -399,8 +464,7 @@ export class RuleEngine {
     // Oldest first: once the ring is full, the next slot holds the oldest.
     for (let i = 0; i < n; i++) {
       const t = c.traces[(c.nextTrace + i) % n]!;
-      t.traceId ??= randomUUID();
-      const r: RuleTrace = { traceId: t.traceId, topic: t.topic, at: t.at, matched: t.matched, actions: t.actions === null ? [] : [...t.actions] };
+      const r: RuleTrace = { traceId: t.message.traceId, topic: t.message.topic, at: t.message.at, matched: t.matched, actions: t.actions === null ? [] : [...t.actions] };
       if (t.matched) r.output = Buffer.isBuffer(t.output) ? { base64: t.output.toString('base64') } : t.output;
       if (t.error !== undefined) r.error = t.error;
       out.push(r);
@@ -419,10 +483,24 @@ export class RuleEngine {
   }
 }
 
-function pushTrace(c: Counters, t: TraceRecord): void {
-  if (c.traces.length < TRACES_PER_RULE) c.traces.push(t);
-  else c.traces[c.nextTrace % TRACES_PER_RULE] = t;
-  c.nextTrace = (c.nextTrace + 1) % TRACES_PER_RULE;
+/** The rule's next trace slot, reset for a new evaluation of the message (created while the ring fills). */
+function nextTrace(c: Counters, message: MessageTrace): TraceRecord {
+  const i = c.nextTrace;
+  c.nextTrace = (i + 1) % TRACES_PER_RULE;
+  const seq = ++c.seq;
+  let t = c.traces[i];
+  if (t === undefined) {
+    t = { seq, message, matched: false, output: undefined, error: undefined, actions: null };
+    c.traces.push(t);
+    return t;
+  }
+  t.seq = seq;
+  t.message = message;
+  t.matched = false;
+  t.output = undefined;
+  t.error = undefined;
+  t.actions = null;
+  return t;
 }
 
 function counterOf(c: Counters, kind: string): { succeeded: number; failed: number } {

@@ -74,7 +74,6 @@ export function testRule(name: string, input: RuleTestInput, store: RulesStore, 
       traceId: randomUUID(),
       timestamp: now(),
       accountId,
-      sqlVersion: sql.sqlVersion,
       properties: null,
     };
     const topicOk = topicMatchesFilter(sql.topicFilter, m.topic);

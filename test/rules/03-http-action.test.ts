@@ -43,7 +43,7 @@ beforeEach(() => {
 });
 
 function ctx(topic: string): SqlContext {
-  return { topic, payload: Buffer.alloc(0), clientId: 'c1', principal: null, sourceIp: null, traceId: 't', timestamp: 0, accountId: '123456789012', sqlVersion: '2016-03-23', properties: null };
+  return { topic, payload: Buffer.alloc(0), clientId: 'c1', principal: null, sourceIp: null, traceId: 't', timestamp: 0, accountId: '123456789012', properties: null };
 }
 
 function compile(http: NonNullable<RuleAction['http']>, d: HttpActionDeps = deps) {

@@ -30,7 +30,6 @@ function ctx(payload: Buffer, topic: string): SqlContext {
     traceId: 'trace-1',
     timestamp: 1_700_000_000_123,
     accountId: '123456789012',
-    sqlVersion: '2016-03-23',
     properties: { contentType: 'application/json', userProperties: { a: 'x', b: ['1', '2'] } },
   };
 }
@@ -146,7 +145,8 @@ const CASES: Case[] = [
   { name: 'Functions/cast of an unknown type is SqlParseException', sql: "SELECT cast(1 AS Float) AS a FROM 't'", error: 'cannot cast' },
   { name: 'Functions/get of an array literal and an object literal', sql: "SELECT get(['a', 'b'], 1) AS a, get({'x': 'y'}, 'x') AS b FROM 't'", payload: {}, out: { a: 'b', b: 'y' } },
   { name: 'Functions/get_or_default', sql: "SELECT get_or_default(missing, 'dflt') AS a FROM 't'", payload: {}, out: { a: 'dflt' } },
-  { name: 'Functions/sql_version', sql: "SELECT sql_version() AS v FROM 't'", payload: {}, out: { v: '2016-03-23' } },
+  { name: 'Functions/sql_version', sql: "SELECT sql_version() AS v FROM 't'", version: '2016-03-23', payload: {}, out: { v: '2016-03-23' } },
+  { name: 'Functions/sql_version (the default version)', sql: "SELECT sql_version() AS v FROM 't'", payload: {}, out: { v: '2015-10-08' } },
   { name: 'Functions/crc32', sql: "SELECT crc32('hello') AS c FROM 't'", payload: {}, out: { c: 907060870 } },
   { name: 'Functions/topic(n) past the last level is Undefined', sql: "SELECT topic(5) AS t FROM '#'", payload: {}, out: {} },
   // FROM clause examples

@@ -8,12 +8,11 @@ export interface SqlContext {
   clientId: string | null;
   principal: string | null;
   sourceIp: string | null;
-  /** traceid(): one per message and rule evaluation. */
+  /** traceid(): the message's trace id (one per message, the same for every rule it reaches). */
   traceId: string;
   /** timestamp(): when the rules engine received the message, ms since the epoch. */
   timestamp: number;
   accountId: string;
-  sqlVersion: string;
   properties: MessageProperties | null;
   /** Set while a rule that calls aws_lambda() is evaluated in passes (see compile.ts evaluateAsync). */
   calls?: ExternalCalls;

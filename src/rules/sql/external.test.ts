@@ -23,7 +23,6 @@ function ctx(payload: Buffer | string, topic = 'sensors/d1'): SqlContext {
     traceId: 'trace-1',
     timestamp: 1_700_000_000_000,
     accountId: '123456789012',
-    sqlVersion: '2015-10-08',
     properties: null,
   };
 }

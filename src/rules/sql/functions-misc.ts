@@ -88,7 +88,8 @@ export const MISC_FUNCTIONS: Record<string, SqlFunction> = {
   traceid: { min: 0, max: 0, volatile: true, fn: (_a, ctx) => ctx.traceId },
   newuuid: { min: 0, max: 0, volatile: true, fn: (_a, ctx) => newUuid(ctx) },
   accountid: { min: 0, max: 0, volatile: true, fn: (_a, ctx) => ctx.accountId },
-  sql_version: { min: 0, max: 0, volatile: true, fn: (_a, ctx) => ctx.sqlVersion },
+  // Compiled as a constant, the version of the rule being compiled (compile.ts); listed for its arity.
+  sql_version: { min: 0, max: 0, fn: () => undefined },
   get_mqtt_property: {
     min: 1,
     max: 1,

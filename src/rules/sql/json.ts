@@ -2,14 +2,10 @@
  * JSON in and out of AWS IoT SQL, keeping Decimals that are written whole (`7.0`, `1e3`, `1.50E2`).
  * JS's JSON.parse reads `7.0` as the number 7, which the SQL would type as Int. Payloads rarely
  * contain such numbers, so reading stays JSON.parse (native, and it validates); only when a cheap
- * scan of the text finds a candidate (a digit, `.`, only zeros; or an exponent) is the payload read
- * again by a small reader that boxes those numbers as SqlDecimal. Strings that merely look like
- * candidates ("v1.0") only cost that second read, never correctness.
+ * scan of the text finds one (outside strings: a digit, `.`, only zeros; or an exponent) is the
+ * payload read again by a small reader that boxes those numbers as SqlDecimal.
  */
 import { SqlDecimal } from './decimal.js';
-
-/** A number written with a fraction of only zeros (`7.0`, `-3.000`) or with an exponent (`1e3`, `2.5E-1`). */
-const WHOLE_DECIMAL_CANDIDATE = /\d\.0+(?![0-9])|\d[eE]/;
 
 /**
  * Parses JSON text; throws SyntaxError as JSON.parse does. With `decimals` (SQL 2015-10-08), numbers
@@ -17,8 +13,41 @@ const WHOLE_DECIMAL_CANDIDATE = /\d\.0+(?![0-9])|\d[eE]/;
  */
 export function parseJsonText(text: string, decimals: boolean): unknown {
   const plain = JSON.parse(text) as unknown;
-  if (!decimals || !WHOLE_DECIMAL_CANDIDATE.test(text)) return plain;
+  if (!decimals || !hasWholeDecimal(text)) return plain;
   return new DecimalReader(text).read();
+}
+
+/**
+ * Whether JSON text (already accepted by JSON.parse) has a number written with a fraction of only
+ * zeros (`7.0`, `-3.000`) or with an exponent (`1e3`, `2.5E-1`). Strings are skipped: device ids
+ * and hashes in hex ("00001e40") looked like exponents to a plain pattern and cost a second read
+ * of most such payloads.
+ */
+export function hasWholeDecimal(s: string): boolean {
+  const n = s.length;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c === 0x22) {
+      // A string: to its closing quote, past escapes.
+      for (i++; i < n; i++) {
+        const d = s.charCodeAt(i);
+        if (d === 0x5c) i++;
+        else if (d === 0x22) break;
+      }
+    } else if (c === 0x2e) {
+      // A fraction: only zeros, then no digit.
+      let j = i + 1;
+      while (s.charCodeAt(j) === 0x30) j++;
+      const d = s.charCodeAt(j);
+      if (j > i + 1 && !(d >= 0x30 && d <= 0x39)) return true;
+      i = j - 1;
+    } else if ((c === 0x65 || c === 0x45) && i > 0) {
+      // An exponent follows a digit (the e of true and false does not).
+      const p = s.charCodeAt(i - 1);
+      if (p >= 0x30 && p <= 0x39) return true;
+    }
+  }
+  return false;
 }
 
 /** Reads JSON text that JSON.parse has already accepted (so it checks nothing itself). */

@@ -29,7 +29,10 @@ export function typeOf(v: unknown): SqlType {
 
 /** An Object value (not an Array, a Decimal box or the payload bytes). */
 export function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof SqlDecimal) && !Buffer.isBuffer(v);
+  if (v === null || typeof v !== 'object') return false;
+  // Parsed JSON and object literals: one prototype check instead of three class checks.
+  if (Object.getPrototypeOf(v) === Object.prototype) return true;
+  return !Array.isArray(v) && !(v instanceof SqlDecimal) && !Buffer.isBuffer(v);
 }
 
 /** Int or Decimal. */
@@ -131,6 +134,8 @@ export function equals(a: unknown, b: unknown): boolean | undefined {
 
 /** `<`, `<=`, `>`, `>=`: numbers (numeric strings convert) or two strings; else Undefined. */
 export function compare(a: unknown, b: unknown): number | undefined {
+  // Two numbers (the usual `temp > 30`): as toNumber would have it, without its checks per type.
+  if (typeof a === 'number' && typeof b === 'number') return Number.isFinite(a) && Number.isFinite(b) ? a - b : undefined;
   if (typeof a === 'string' && typeof b === 'string') {
     const x = toNumber(a);
     const y = toNumber(b);
