@@ -81,23 +81,29 @@ interface TraceRecord {
 }
 
 /**
- * The SqlContext of one message, shared by every rule it reaches: as on AWS, traceid() is the
+ * One message waiting for (or being evaluated by) the rules it reached: the queue entry and the
+ * SqlContext of all those rules at once (one object per message). As on AWS, traceid() is the
  * message's, so two rules see the same id.
  */
-class MessageContext implements SqlContext {
+class QueuedMessage implements SqlContext {
+  /** timestamp(): set when the queue reaches it (one clock read per drain, not per message). */
+  timestamp = 0;
+  /** What its traces share; set with `timestamp`. */
+  trace: MessageTrace | null = null;
   constructor(
+    /** The rules it is queued for (a group's array at that moment, or one rule's for Basic Ingest). */
+    readonly runners: readonly Runner[],
+    /** The topic the rules see: a Basic Ingest topic without its `$aws/rules/{name}/` prefix. */
     readonly topic: string,
     readonly payload: Buffer,
     readonly clientId: string | null,
     readonly principal: string | null,
     readonly sourceIp: string | null,
-    readonly timestamp: number,
     readonly accountId: string,
     readonly properties: MessageProperties | null,
-    readonly trace: MessageTrace,
   ) {}
   get traceId(): string {
-    return this.trace.traceId;
+    return this.trace!.traceId;
   }
 }
 
@@ -125,7 +131,7 @@ interface Runner {
    */
   leader: Runner | null;
   /** As a leader: the entry last evaluated, and its output or error. */
-  lastEntry: Queued | null;
+  lastEntry: QueuedMessage | null;
   lastOutput: unknown;
   lastError: unknown;
 }
@@ -135,14 +141,6 @@ interface FilterGroup {
   /** Replaced, never changed in place: queued entries keep the set of rules they were queued for. */
   runners: readonly Runner[];
   unsubscribe: () => void;
-}
-
-interface Queued {
-  runners: readonly Runner[];
-  message: Message;
-  client: ClientInfo | null;
-  /** The topic the rules see: a Basic Ingest topic without its `$aws/rules/{name}/` prefix. */
-  topic: string;
 }
 
 /** A statement's identity for sharing its evaluation between rules. */
@@ -178,7 +176,7 @@ export class RuleEngine {
   private readonly groups = new Map<string, FilterGroup>();
   private readonly counters = new Map<string, Counters>();
   /** Entries from `head` on are waiting; the slots before it are already processed (cleared). */
-  private readonly queue: (Queued | undefined)[] = [];
+  private readonly queue: (QueuedMessage | undefined)[] = [];
   private head = 0;
   /** Evaluations waiting (an entry counts once per rule it is queued for). */
   private pending = 0;
@@ -271,7 +269,7 @@ export class RuleEngine {
       return;
     }
     this.pending += runners.length;
-    this.queue.push({ runners, message, client, topic });
+    this.queue.push(new QueuedMessage(runners, topic, message.payload, client?.clientId ?? null, client?.principal ?? null, client?.remoteAddress ?? null, this.deps.accountId, message.properties));
     if (!this.draining) {
       this.draining = true;
       // After the current callback (one socket read, one API request): its deliveries are flushed
@@ -291,17 +289,15 @@ export class RuleEngine {
    */
   private drain(): void {
     const end = this.queue.length;
-    const accountId = this.deps.accountId;
+    // The messages of one drain arrived in the same callback (one socket read): one clock read.
+    const at = this.now();
     while (this.head < end) {
       const q = this.queue[this.head]!;
       this.queue[this.head++] = undefined;
       this.pending -= q.runners.length;
-      const m = q.message;
-      const c = q.client;
-      // One context per message for all its rules: one clock read, one trace id.
-      const at = this.now();
-      const ctx = new MessageContext(q.topic, m.payload, c?.clientId ?? null, c?.principal ?? null, c?.remoteAddress ?? null, at, accountId, m.properties, new MessageTrace(q.topic, at));
-      for (const r of q.runners) this.process(r, q, ctx);
+      q.timestamp = at;
+      q.trace = new MessageTrace(q.topic, at);
+      for (const r of q.runners) this.process(r, q);
     }
     if (this.head === this.queue.length) {
       this.queue.length = 0;
@@ -331,15 +327,15 @@ export class RuleEngine {
     return doc;
   }
 
-  private process(runner: Runner, q: Queued, ctx: MessageContext): void {
+  private process(runner: Runner, q: QueuedMessage): void {
     const { rule, counters } = runner;
     counters.evaluated++;
-    const trace = nextTrace(counters, ctx.trace);
+    const trace = nextTrace(counters, q.trace!);
     const seq = trace.seq;
     let output: unknown;
     let doc: unknown;
     try {
-      doc = this.parse(rule.sql, q.message.payload);
+      doc = this.parse(rule.sql, q.payload);
       const lead = runner.leader;
       if (lead !== null && lead.lastEntry === q) {
         // The same statement as an earlier rule of this message: its output (or error) is ours.
@@ -351,9 +347,9 @@ export class RuleEngine {
         // rather than starting unbounded work.
         this.pending++;
         void rule.sql
-          .evaluateAsync(ctx, doc)
+          .evaluateAsync(q, doc)
           .then(
-            (out) => this.evaluated(rule, q, ctx, doc, out, counters, trace, seq),
+            (out) => this.evaluated(rule, q, doc, out, counters, trace, seq),
             (err: unknown) => this.evaluationFailed(rule, q, err, counters, trace, seq),
           )
           .finally(() => {
@@ -365,7 +361,7 @@ export class RuleEngine {
         runner.lastEntry = q;
         runner.lastError = undefined;
         try {
-          output = runner.lastOutput = rule.sql.evaluateParsed(ctx, doc);
+          output = runner.lastOutput = rule.sql.evaluateParsed(q, doc);
         } catch (err) {
           runner.lastOutput = undefined;
           runner.lastError = err ?? new Error('evaluation failed');
@@ -376,7 +372,7 @@ export class RuleEngine {
       this.evaluationFailed(rule, q, err, counters, trace, seq);
       return;
     }
-    this.evaluated(rule, q, ctx, doc, output, counters, trace, seq);
+    this.evaluated(rule, q, doc, output, counters, trace, seq);
   }
 
   /**
@@ -384,13 +380,13 @@ export class RuleEngine {
    * message does not reach the rule's actions, and — as on AWS, where the error action covers rule
    * actions only — not its errorAction either; it is counted, traced and logged.
    */
-  private evaluationFailed(rule: RuntimeRule, q: Queued, err: unknown, counters: Counters, trace: TraceRecord, seq: number): void {
+  private evaluationFailed(rule: RuntimeRule, q: QueuedMessage, err: unknown, counters: Counters, trace: TraceRecord, seq: number): void {
     counters.sqlErrors++;
     if (trace.seq === seq) trace.error = (err as Error).message;
     this.deps.logger.warn({ err, rule: rule.name, topic: q.topic }, 'rule evaluation failed');
   }
 
-  private evaluated(rule: RuntimeRule, q: Queued, ctx: SqlContext, doc: unknown, output: unknown, counters: Counters, trace: TraceRecord, seq: number): void {
+  private evaluated(rule: RuntimeRule, q: QueuedMessage, doc: unknown, output: unknown, counters: Counters, trace: TraceRecord, seq: number): void {
     if (output === undefined) return;
     counters.matched++;
     const own = trace.seq === seq;
@@ -404,13 +400,13 @@ export class RuleEngine {
     const traced: NonNullable<TraceRecord['actions']> = [];
     if (own) trace.actions = traced;
     this.inFlight++;
-    void this.runActions(rule, q, { output, doc, ctx }, counters, traced).finally(() => {
+    void this.runActions(rule, q, { output, doc, ctx: q }, counters, traced).finally(() => {
       this.inFlight--;
       this.checkIdle();
     });
   }
 
-  private async runActions(rule: RuntimeRule, q: Queued, inv: Invocation, counters: Counters, traced: NonNullable<TraceRecord['actions']>): Promise<void> {
+  private async runActions(rule: RuntimeRule, q: QueuedMessage, inv: Invocation, counters: Counters, traced: NonNullable<TraceRecord['actions']>): Promise<void> {
     const results = await Promise.allSettled(rule.actions.map((a) => a.run(inv)));
     const failures: { failedAction: string; failedResource: string; errorMessage: string }[] = [];
     results.forEach((r, i) => {
@@ -433,7 +429,7 @@ export class RuleEngine {
       topic: q.topic,
       cloudwatchTraceId: inv.ctx.traceId,
       clientId: inv.ctx.clientId ?? 'n/a',
-      base64OriginalPayload: q.message.payload.toString('base64'),
+      base64OriginalPayload: q.payload.toString('base64'),
       failures,
     };
     try {
