@@ -9,19 +9,11 @@ import type { ActionDeps, CompiledAction } from './actions.js';
 import { rulesErrors } from './errors.js';
 import type { KafkaConnection } from './target-kafka.js';
 import { outputBytes, toJsonText } from './output.js';
-import { compileTemplate, SqlParseException, type SqlContext, type SqlLookups, type Template } from './sql/index.js';
+import { actionTemplate as template, type TemplateOptions } from './action-template.js';
+import type { SqlContext, Template } from './sql/index.js';
 
 type Fields = Record<string, unknown>;
 
-
-function template(text: string, field: string, lookups: SqlLookups): Template {
-  try {
-    return compileTemplate(text, { lookups });
-  } catch (err) {
-    if (err instanceof SqlParseException) throw rulesErrors.sql(`${field}: ${err.message}`, err);
-    throw err;
-  }
-}
 
 function fieldsOf(v: unknown, field: string, members: readonly string[]): Fields {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw rulesErrors.invalid(`${field} must be an object`);
@@ -48,7 +40,7 @@ interface CompiledHeader {
 }
 
 /** `[{key, value}]`; both may hold substitution templates. */
-function headersOf(v: unknown, field: string, lookups: SqlLookups, keyPattern: RegExp): CompiledHeader[] {
+function headersOf(v: unknown, field: string, lookups: TemplateOptions, keyPattern: RegExp): CompiledHeader[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) throw rulesErrors.invalid(`${field} must be a list of {key, value}`);
   return v.map((h, i) => {
@@ -94,7 +86,7 @@ function natsSubjectProblem(s: string): string | null {
   return null;
 }
 
-export function compileNatsAction(cfg: unknown, deps: ActionDeps, where: string): CompiledAction {
+export function compileNatsAction(cfg: unknown, deps: ActionDeps, where: string, T: TemplateOptions): CompiledAction {
   const field = `${where}.nats`;
   const c = fieldsOf(cfg, field, ['url', 'subject', 'headers']);
   const url = urlOf(stringOf(c, 'url', field, { optional: true }), deps.external.config.natsUrl, `${field}.url`, ['nats:', 'tls:'], 'rules.nats.url');
@@ -103,8 +95,8 @@ export function compileNatsAction(cfg: unknown, deps: ActionDeps, where: string)
     const problem = natsSubjectProblem(subjectText);
     if (problem !== null) throw rulesErrors.invalid(`${field}.subject ${JSON.stringify(subjectText)} ${problem}`);
   }
-  const subject = template(subjectText, `${field}.subject`, deps.lookups);
-  const headers = headersOf(c.headers, `${field}.headers`, deps.lookups, NATS_HEADER);
+  const subject = template(subjectText, `${field}.subject`, T);
+  const headers = headersOf(c.headers, `${field}.headers`, T, NATS_HEADER);
   return {
     kind: 'nats',
     failedAction: 'NatsAction',
@@ -127,15 +119,15 @@ export function compileNatsAction(cfg: unknown, deps: ActionDeps, where: string)
 const AMQP_EXCHANGE = /^[a-zA-Z0-9_.:-]{0,255}$/;
 const AMQP_HEADER = /^[^\s]{1,128}$/;
 
-export function compileAmqpAction(cfg: unknown, deps: ActionDeps, where: string): CompiledAction {
+export function compileAmqpAction(cfg: unknown, deps: ActionDeps, where: string, T: TemplateOptions): CompiledAction {
   const field = `${where}.amqp`;
   const c = fieldsOf(cfg, field, ['url', 'exchange', 'routingKey', 'headers', 'persistent']);
   const url = urlOf(stringOf(c, 'url', field, { optional: true }), deps.external.config.amqpUrl, `${field}.url`, ['amqp:', 'amqps:'], 'rules.amqp.url');
   const exchange = stringOf(c, 'exchange', field, { allowEmpty: true })!;
   if (!AMQP_EXCHANGE.test(exchange)) throw rulesErrors.invalid(`${field}.exchange ${JSON.stringify(exchange)} must be at most 255 letters, digits, '-', '_', '.' or ':' ('' is the default exchange)`);
   const routingKeyText = stringOf(c, 'routingKey', field, { allowEmpty: true })!;
-  const routingKey = template(routingKeyText, `${field}.routingKey`, deps.lookups);
-  const headers = headersOf(c.headers, `${field}.headers`, deps.lookups, AMQP_HEADER);
+  const routingKey = template(routingKeyText, `${field}.routingKey`, T);
+  const headers = headersOf(c.headers, `${field}.headers`, T, AMQP_HEADER);
   if (c.persistent !== undefined && c.persistent !== null && typeof c.persistent !== 'boolean') throw rulesErrors.invalid(`${field}.persistent must be true or false`);
   const persistent = c.persistent === true;
   return {
@@ -190,7 +182,7 @@ function pathGetter(path: string, field: string): (output: unknown) => unknown {
   };
 }
 
-export function compilePostgresAction(cfg: unknown, deps: ActionDeps, where: string): CompiledAction {
+export function compilePostgresAction(cfg: unknown, deps: ActionDeps, where: string, T: TemplateOptions): CompiledAction {
   const field = `${where}.postgres`;
   const c = fieldsOf(cfg, field, ['url', 'table', 'columns']);
   const url = urlOf(stringOf(c, 'url', field, { optional: true }), deps.external.config.postgresUrl, `${field}.url`, ['postgres:', 'postgresql:'], 'rules.postgres.url');
@@ -215,7 +207,7 @@ export function compilePostgresAction(cfg: unknown, deps: ActionDeps, where: str
       columns.push(quoteIdentifier(name, `${field}.columns`));
       if (typeof spec !== 'string' || spec === '') throw rulesErrors.invalid(`${f} must be a substitution template or a path into the SQL output`);
       if (spec.includes('${')) {
-        const t = template(spec, f, deps.lookups);
+        const t = template(spec, f, T);
         values.push((_output, doc, ctx) => t(doc, ctx));
       } else {
         const get = pathGetter(spec, f);
@@ -308,20 +300,20 @@ export function kafkaSettings(props: Record<string, string>, field: string): Kaf
   return { conn: { brokers, tls, sasl }, acks, gzip: compression === 'gzip' };
 }
 
-export function compileKafkaAction(c: NonNullable<AwsRuleAction['kafka']>, deps: ActionDeps, where: string): CompiledAction {
+export function compileKafkaAction(c: NonNullable<AwsRuleAction['kafka']>, deps: ActionDeps, where: string, T: TemplateOptions): CompiledAction {
   const field = `${where}.kafka`;
   const o = fieldsOf(c, field, ['destinationArn', 'topic', 'key', 'partition', 'clientProperties', 'headers']);
   // The VPC topic rule destination AWS needs to reach a cluster has no meaning here; required by the model, not checked.
   stringOf(o, 'destinationArn', field);
   const topicText = stringOf(o, 'topic', field)!;
-  const topic = template(topicText, `${field}.topic`, deps.lookups);
+  const topic = template(topicText, `${field}.topic`, T);
   const keyText = stringOf(o, 'key', field, { optional: true, allowEmpty: true });
-  const key = keyText === undefined ? null : template(keyText, `${field}.key`, deps.lookups);
+  const key = keyText === undefined ? null : template(keyText, `${field}.key`, T);
   const partitionText = stringOf(o, 'partition', field, { optional: true, allowEmpty: true });
-  const partition = partitionText === undefined ? null : template(partitionText, `${field}.partition`, deps.lookups);
+  const partition = partitionText === undefined ? null : template(partitionText, `${field}.partition`, T);
   if (typeof o.clientProperties !== 'object' || o.clientProperties === null || Array.isArray(o.clientProperties)) throw rulesErrors.invalid(`${field}.clientProperties is required (an object of strings)`);
   const settings = kafkaSettings(o.clientProperties as Record<string, string>, `${field}.clientProperties`);
-  const headers = headersOf(o.headers, `${field}.headers`, deps.lookups, /^.{1,}$/s);
+  const headers = headersOf(o.headers, `${field}.headers`, T, /^.{1,}$/s);
   return {
     kind: 'kafka',
     failedAction: 'KafkaAction',

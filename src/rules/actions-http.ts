@@ -15,7 +15,7 @@ import type { CompiledAction, Invocation } from './actions.js';
 import type { Destinations } from './destinations.js';
 import { rulesErrors } from './errors.js';
 import type { RuleAction } from './model.js';
-import { compileTemplate, SqlParseException, type SqlLookups, type Template } from './sql/index.js';
+import { actionTemplate as template, type TemplateOptions } from './action-template.js';
 
 type HttpAction = NonNullable<RuleAction['http']>;
 
@@ -30,7 +30,6 @@ export interface HttpActionDeps {
   http: { attempts: number; backoffMs: number; timeoutMs: number };
   /** `rules.httpSigV4`: what signs `auth.sigv4` actions; null refuses them. */
   httpSigV4: SigV4Credentials | null;
-  lookups: SqlLookups;
   fetch?: typeof fetch;
 }
 
@@ -43,19 +42,9 @@ export const BATCH_LIMITS = {
 
 type Batching = { maxBatchOpenMs: number; maxBatchSize: number; maxBatchSizeBytes: number; batchAcrossTopics: boolean };
 
-function template(text: string, field: string, lookups: SqlLookups): Template {
-  try {
-    return compileTemplate(text, { lookups });
-  } catch (err) {
-    if (err instanceof SqlParseException) throw rulesErrors.sql(`${field}: ${err.message}`, err);
-    throw err;
-  }
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export function compileHttpAction(c: HttpAction, deps: HttpActionDeps, where: string): CompiledAction {
-  const L = deps.lookups;
+export function compileHttpAction(c: HttpAction, deps: HttpActionDeps, where: string, L: TemplateOptions): CompiledAction {
   const url = template(c.url, `${where}.http.url`, L);
   const headers = (c.headers ?? []).map((x) => ({ key: x.key.toLowerCase(), value: template(x.value, `${where}.http.headers`, L) }));
   const signer = compileSigner(c, deps.httpSigV4, where);

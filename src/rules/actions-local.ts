@@ -6,7 +6,7 @@
 import type { Logger } from '../lib/index.js';
 import type { CompiledAction } from './actions.js';
 import type { RuleAction } from './model.js';
-import { compileTemplate, type SqlLookups } from './sql/index.js';
+import { actionTemplate as template, type TemplateOptions } from './action-template.js';
 
 export function compileCloudwatchLogsAction(c: NonNullable<RuleAction['cloudwatchLogs']>, logger: Logger): CompiledAction {
   return {
@@ -49,12 +49,12 @@ export class CustomMetrics {
   }
 }
 
-export function compileCloudwatchMetricAction(c: NonNullable<RuleAction['cloudwatchMetric']>, sink: CustomMetrics, lookups: SqlLookups): CompiledAction {
-  const ns = compileTemplate(c.metricNamespace, { lookups });
-  const name = compileTemplate(c.metricName, { lookups });
-  const value = compileTemplate(c.metricValue, { lookups });
-  const unit = compileTemplate(c.metricUnit, { lookups });
-  const ts = c.metricTimestamp === undefined ? null : compileTemplate(c.metricTimestamp, { lookups });
+export function compileCloudwatchMetricAction(c: NonNullable<RuleAction['cloudwatchMetric']>, sink: CustomMetrics, T: TemplateOptions): CompiledAction {
+  const ns = template(c.metricNamespace, 'cloudwatchMetric.metricNamespace', T);
+  const name = template(c.metricName, 'cloudwatchMetric.metricName', T);
+  const value = template(c.metricValue, 'cloudwatchMetric.metricValue', T);
+  const unit = template(c.metricUnit, 'cloudwatchMetric.metricUnit', T);
+  const ts = c.metricTimestamp === undefined ? null : template(c.metricTimestamp, 'cloudwatchMetric.metricTimestamp', T);
   return {
     kind: 'cloudwatchMetric',
     failedAction: 'CloudwatchMetricAction',

@@ -9,18 +9,9 @@ import { outputBytes } from './output.js';
 import { rulesErrors } from './errors.js';
 import type { RuleAction } from './model.js';
 import { BUCKET, CANNED_ACLS, type S3Targets } from './s3-targets.js';
-import { compileTemplate, SqlParseException, type SqlLookups, type Template } from './sql/index.js';
+import { actionTemplate as template, type TemplateOptions } from './action-template.js';
 
-function template(text: string, field: string, lookups: SqlLookups): Template {
-  try {
-    return compileTemplate(text, { lookups });
-  } catch (err) {
-    if (err instanceof SqlParseException) throw rulesErrors.sql(`${field}: ${err.message}`, err);
-    throw err;
-  }
-}
-
-export function compileS3Action(c: NonNullable<RuleAction['s3']>, targets: S3Targets, lookups: SqlLookups, where: string): CompiledAction {
+export function compileS3Action(c: NonNullable<RuleAction['s3']>, targets: S3Targets, lookups: TemplateOptions, where: string): CompiledAction {
   if (typeof c.bucketName !== 'string' || c.bucketName === '') throw rulesErrors.invalid(`${where}.s3.bucketName is required`);
   if (typeof c.key !== 'string' || c.key === '') throw rulesErrors.invalid(`${where}.s3.key is required`);
   if (c.cannedAcl !== undefined && !CANNED_ACLS.has(c.cannedAcl)) throw rulesErrors.invalid(`${where}.s3.cannedAcl must be one of ${[...CANNED_ACLS].join(', ')}`);

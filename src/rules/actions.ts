@@ -10,7 +10,8 @@ import { compileAmqpAction, compileKafkaAction, compileNatsAction, compilePostgr
 import { compileHttpAction, type SigV4Credentials } from './actions-http.js';
 import { compileCloudwatchLogsAction, compileCloudwatchMetricAction, type CustomMetrics } from './actions-local.js';
 import { compileS3Action } from './actions-s3.js';
-import { compileTemplate, SqlParseException, type SqlContext, type SqlLookups, type Template } from './sql/index.js';
+import { actionTemplate as template, type TemplateOptions } from './action-template.js';
+import { DEFAULT_SQL_VERSION, type SqlContext, type SqlLookups } from './sql/index.js';
 import type { Destinations } from './destinations.js';
 import { outputBytes, toJsonText } from './output.js';
 import type { ExternalTargets } from './external-targets.js';
@@ -68,17 +69,8 @@ const KNOWN_UNSUPPORTED = new Set([
 
 export { outputBytes } from './output.js';
 
-function template(text: string, field: string, lookups: SqlLookups): Template {
-  try {
-    return compileTemplate(text, { lookups });
-  } catch (err) {
-    if (err instanceof SqlParseException) throw rulesErrors.sql(`${field}: ${err.message}`, err);
-    throw err;
-  }
-}
-
 /** Compiles one Action; throws RulesError (InvalidRequest / SqlParse) for what cannot run. */
-export function compileAction(action: RuleAction, deps: ActionDeps, where: string): CompiledAction {
+export function compileAction(action: RuleAction, deps: ActionDeps, where: string, sqlVersion: string = DEFAULT_SQL_VERSION): CompiledAction {
   const present = Object.entries(action).filter(([, v]) => v !== undefined && v !== null);
   if (present.length === 0)
     throw rulesErrors.invalid(
@@ -86,7 +78,8 @@ export function compileAction(action: RuleAction, deps: ActionDeps, where: strin
     );
   if (present.length !== 1) throw rulesErrors.invalid(`${where} must set exactly one action type, found ${present.length}`);
   const [kind, cfg] = present[0] as [string, Record<string, unknown>];
-  const L = deps.lookups;
+  // Templates follow the rule's SQL version, as its statement does.
+  const L: TemplateOptions = { lookups: deps.lookups, sqlVersion };
   switch (kind) {
     case 'republish': {
       const c = action.republish!;
@@ -133,7 +126,7 @@ export function compileAction(action: RuleAction, deps: ActionDeps, where: strin
       };
     }
     case 'http':
-      return compileHttpAction(action.http!, deps, where);
+      return compileHttpAction(action.http!, deps, where, L);
     case 'lambda': {
       const arn = action.lambda!.functionArn;
       if (deps.functions.resolve(arn) === null) throw rulesErrors.invalid(`${where}.lambda.functionArn ${arn} is not a configured local function (rules.functions)`);
@@ -197,13 +190,13 @@ export function compileAction(action: RuleAction, deps: ActionDeps, where: strin
     case 'cloudwatchLogs':
       return compileCloudwatchLogsAction(action.cloudwatchLogs!, deps.logger);
     case 'kafka':
-      return compileKafkaAction(action.kafka!, deps, where);
+      return compileKafkaAction(action.kafka!, deps, where, L);
     case 'nats':
-      return compileNatsAction(cfg, deps, where);
+      return compileNatsAction(cfg, deps, where, L);
     case 'amqp':
-      return compileAmqpAction(cfg, deps, where);
+      return compileAmqpAction(cfg, deps, where, L);
     case 'postgres':
-      return compilePostgresAction(cfg, deps, where);
+      return compilePostgresAction(cfg, deps, where, L);
     default:
       if (KNOWN_UNSUPPORTED.has(kind)) throw new RulesError('rules.invalid_request', `${where}: the ${kind} action is not supported by Thingport yet`);
       void cfg;

@@ -107,6 +107,16 @@ test('republish: WHERE filters, templates in the topic, MQTT 5 headers, context 
   assert.deepEqual(m, { ruleName: 'temp_alarm', evaluated: 2, matched: 1, sqlErrors: 0 });
 });
 
+test('templates in actions follow the rule\'s awsIotSqlVersion (whole Decimals: 7.0 under 2015-10-08, 7 under 2016-03-23)', async () => {
+  create('tpl_v1', { sql: "SELECT n FROM 'tplver/t'", awsIotSqlVersion: '2015-10-08', actions: [{ republish: { topic: 'alarms/v1/${n * 1.0}', roleArn: ROLE } }] });
+  create('tpl_v2', { sql: "SELECT n FROM 'tplver/t'", awsIotSqlVersion: '2016-03-23', actions: [{ republish: { topic: 'alarms/v2/${n * 1.0}', roleArn: ROLE } }] });
+  await client.publishAsync('tplver/t', JSON.stringify({ n: 7 }));
+  await waitFor(() => received.some((m) => m.topic.startsWith('alarms/v1/')) && received.some((m) => m.topic.startsWith('alarms/v2/')), 'both republishes');
+  assert.deepEqual(received.filter((m) => m.topic.startsWith('alarms/v')).map((m) => m.topic).sort(), ['alarms/v1/7.0', 'alarms/v2/7']);
+  rules.service.deleteRule('tpl_v1');
+  rules.service.deleteRule('tpl_v2');
+});
+
 test('Basic Ingest: $aws/rules/{ruleName}/topic invokes that rule with the topic after the prefix', async () => {
   await client.publishAsync('$aws/rules/temp_alarm/sensors/d2/data', JSON.stringify({ temp: 40 }));
   await waitFor(() => received.some((m) => m.topic === 'alarms/d2'), 'alarms/d2');

@@ -90,8 +90,8 @@ export class RulesService {
 
   private compile(r: StoredRule): RuntimeRule {
     const sql = this.compileSqlOf(r.sql, r.awsIotSqlVersion);
-    const actions: CompiledAction[] = r.actions.map((a, i) => compileAction(a, this.actionDeps, `actions[${i}]`));
-    const errorAction = r.errorAction === null ? null : compileAction(r.errorAction, this.actionDeps, 'errorAction');
+    const actions: CompiledAction[] = r.actions.map((a, i) => compileAction(a, this.actionDeps, `actions[${i}]`, r.awsIotSqlVersion));
+    const errorAction = r.errorAction === null ? null : compileAction(r.errorAction, this.actionDeps, 'errorAction', r.awsIotSqlVersion);
     return { name: r.ruleName, sql, actions, errorAction };
   }
 

@@ -29,7 +29,7 @@ before(async () => {
   // One confirmed destination for the whole endpoint.
   const d = destinations.create(`${sink.url}/`);
   destinations.confirm(d.confirmationToken);
-  deps = { destinations, http: { attempts: 3, backoffMs: 1, timeoutMs: 5_000 }, httpSigV4: CREDS, lookups: {} };
+  deps = { destinations, http: { attempts: 3, backoffMs: 1, timeoutMs: 5_000 }, httpSigV4: CREDS };
 });
 
 after(async () => {
@@ -47,7 +47,7 @@ function ctx(topic: string): SqlContext {
 }
 
 function compile(http: NonNullable<RuleAction['http']>, d: HttpActionDeps = deps) {
-  return compileHttpAction(http, d, 'actions[0]');
+  return compileHttpAction(http, d, 'actions[0]', { lookups: {}, sqlVersion: '2016-03-23' });
 }
 
 /** Runs the action for each output in the same tick, as the engine does for messages drained together. */
