@@ -7,6 +7,7 @@ import type { Logger } from '../lib/index.js';
 import type { CompiledAction } from './actions.js';
 import type { RuleAction } from './model.js';
 import { actionTemplate as template, type TemplateOptions } from './action-template.js';
+import { toJsonText } from './output.js';
 
 export function compileCloudwatchLogsAction(c: NonNullable<RuleAction['cloudwatchLogs']>, logger: Logger): CompiledAction {
   return {
@@ -14,7 +15,9 @@ export function compileCloudwatchLogsAction(c: NonNullable<RuleAction['cloudwatc
     failedAction: 'CloudwatchLogsAction',
     failedResource: c.logGroupName,
     run: async ({ output, ctx }) => {
-      logger.info({ logGroupName: c.logGroupName, topic: ctx.topic, traceId: ctx.traceId, message: Buffer.isBuffer(output) ? output.toString('base64') : output }, 'rule log');
+      // The log event's message is the output as text, as CloudWatch Logs stores it: JSON written by
+      // the SQL's own writer (a Decimal stays `7.0`), binary output as base64.
+      logger.info({ logGroupName: c.logGroupName, topic: ctx.topic, traceId: ctx.traceId, message: Buffer.isBuffer(output) ? output.toString('base64') : toJsonText(output) }, 'rule log');
     },
   };
 }
