@@ -129,7 +129,10 @@ export function createAuthenticator(deps: AuthenticatorDeps): (req: Authenticate
   }
 
   return async (req) => {
-    const named = authorizerNameOf(inputOfConnect(req));
+    // An authorizer is named in the upgrade request or in the user name's query: a plain MQTT
+    // CONNECT without `?` in its user name names none (no per-connection parsing for those).
+    const mayName = req.httpRequest !== null || (req.username !== null && req.username.includes('?'));
+    const named = mayName ? authorizerNameOf(inputOfConnect(req)) : null;
     if (named !== null) {
       return deps.customAuth === null ? refuse(RC.NOT_AUTHORIZED, `custom authorizer ${named} not found`) : deps.customAuth.authenticate(req, named);
     }
