@@ -130,8 +130,11 @@ interface Runner {
    * shareable): its output for the message is this rule's too. Null when this rule evaluates.
    */
   leader: Runner | null;
-  /** As a leader: the entry last evaluated, and its output or error. */
+  /** Some later runner of the group follows this one. */
+  leads: boolean;
+  /** As a leader, during a drain: the entry last evaluated, its document, and its output or error. */
   lastEntry: QueuedMessage | null;
+  lastDoc: unknown;
   lastOutput: unknown;
   lastError: unknown;
 }
@@ -151,11 +154,13 @@ function statementKey(sql: CompiledSql): string | null {
 /** Gives each runner of a group its leader: the first earlier runner with the same statement. */
 function withLeaders(runners: Runner[]): readonly Runner[] {
   const first = new Map<string, Runner>();
+  for (const r of runners) r.leads = false;
   for (const r of runners) {
     const key = statementKey(r.rule.sql);
     const lead = key === null ? undefined : first.get(key);
     r.leader = lead ?? null;
-    if (key !== null && lead === undefined) first.set(key, r);
+    if (lead !== undefined) lead.leads = true;
+    else if (key !== null) first.set(key, r);
   }
   return runners;
 }
@@ -185,6 +190,8 @@ export class RuleEngine {
   private lastPayload: Buffer | null = null;
   private lastParser: ((payload: Buffer) => unknown) | null = null;
   private lastDoc: unknown = undefined;
+  /** Runners that kept an evaluation for followers in the current drain. */
+  private readonly leading: Runner[] = [];
   private queueDropped = 0;
   private errorActionFailures = 0;
   private basicIngestOff: (() => void) | null = null;
@@ -218,8 +225,8 @@ export class RuleEngine {
       this.counters.set(rule.name, counters);
     }
     // Basic Ingest reaches a rule alone: its own runner, which never follows a leader.
-    const alone: Runner[] = [{ rule, counters, alone: [], leader: null, lastEntry: null, lastOutput: undefined, lastError: undefined }];
-    const runner: Runner = { rule, counters, alone, leader: null, lastEntry: null, lastOutput: undefined, lastError: undefined };
+    const alone: Runner[] = [{ rule, counters, alone: [], leader: null, leads: false, lastEntry: null, lastDoc: undefined, lastOutput: undefined, lastError: undefined }];
+    const runner: Runner = { rule, counters, alone, leader: null, leads: false, lastEntry: null, lastDoc: undefined, lastOutput: undefined, lastError: undefined };
     this.rules.set(rule.name, runner);
     const filter = rule.sql.topicFilter;
     const group = this.groups.get(filter);
@@ -309,6 +316,12 @@ export class RuleEngine {
     this.lastPayload = null;
     this.lastParser = null;
     this.lastDoc = undefined;
+    // What leaders kept for their followers may view a socket's read buffer: not past this drain.
+    for (const r of this.leading) {
+      r.lastEntry = null;
+      r.lastDoc = r.lastOutput = r.lastError = undefined;
+    }
+    this.leading.length = 0;
     if (this.queue.length > this.head) setImmediate(this.drainFn);
     else {
       this.draining = false;
@@ -332,47 +345,48 @@ export class RuleEngine {
     counters.evaluated++;
     const trace = nextTrace(counters, q.trace!);
     const seq = trace.seq;
-    let output: unknown;
-    let doc: unknown;
-    try {
-      doc = this.parse(rule.sql, q.payload);
-      const lead = runner.leader;
-      if (lead !== null && lead.lastEntry === q) {
-        // The same statement as an earlier rule of this message: its output (or error) is ours.
-        if (lead.lastError !== undefined) throw lead.lastError;
-        output = lead.lastOutput;
-      } else if (rule.sql.async) {
-        // aws_lambda() in the SQL: evaluation waits for function calls, off the drain loop. Until it
-        // settles it still counts against maxQueue (queueDepth), so a burst is dropped and counted
-        // rather than starting unbounded work.
-        this.pending++;
-        void rule.sql
-          .evaluateAsync(q, doc)
-          .then(
-            (out) => this.evaluated(rule, q, doc, out, counters, trace, seq),
-            (err: unknown) => this.evaluationFailed(rule, q, err, counters, trace, seq),
-          )
-          .finally(() => {
-            this.pending--;
-            this.checkIdle();
-          });
-        return;
-      } else {
-        runner.lastEntry = q;
-        runner.lastError = undefined;
-        try {
-          output = runner.lastOutput = rule.sql.evaluateParsed(q, doc);
-        } catch (err) {
-          runner.lastOutput = undefined;
-          runner.lastError = err ?? new Error('evaluation failed');
-          throw err;
-        }
-      }
-    } catch (err) {
-      this.evaluationFailed(rule, q, err, counters, trace, seq);
+    const lead = runner.leader;
+    if (lead !== null && lead.lastEntry === q) {
+      // The same statement as an earlier rule of this message: its document and output (or error) are ours.
+      if (lead.lastError !== undefined) this.evaluationFailed(rule, q, lead.lastError, counters, trace, seq);
+      else this.evaluated(rule, q, lead.lastDoc, lead.lastOutput, counters, trace, seq);
       return;
     }
-    this.evaluated(rule, q, doc, output, counters, trace, seq);
+    const doc = this.parse(rule.sql, q.payload);
+    if (rule.sql.async) {
+      // aws_lambda() in the SQL: evaluation waits for function calls, off the drain loop. Until it
+      // settles it still counts against maxQueue (queueDepth), so a burst is dropped and counted
+      // rather than starting unbounded work.
+      this.pending++;
+      void rule.sql
+        .evaluateAsync(q, doc)
+        .then(
+          (out) => this.evaluated(rule, q, doc, out, counters, trace, seq),
+          (err: unknown) => this.evaluationFailed(rule, q, err, counters, trace, seq),
+        )
+        .finally(() => {
+          this.pending--;
+          this.checkIdle();
+        });
+      return;
+    }
+    let output: unknown;
+    let error: unknown;
+    try {
+      output = rule.sql.evaluateParsed(q, doc);
+    } catch (err) {
+      error = err ?? new Error('evaluation failed');
+    }
+    if (runner.leads) {
+      // Kept for the rules that follow it, until the end of this drain (see drain()).
+      runner.lastEntry = q;
+      runner.lastDoc = doc;
+      runner.lastOutput = output;
+      runner.lastError = error;
+      this.leading.push(runner);
+    }
+    if (error !== undefined) this.evaluationFailed(rule, q, error, counters, trace, seq);
+    else this.evaluated(rule, q, doc, output, counters, trace, seq);
   }
 
   /**
