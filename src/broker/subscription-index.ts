@@ -31,12 +31,12 @@ export class SubscriptionIndex {
 
   makeSubscription(session: Session, filter: string, qos: QoS, noLocal: boolean, retainAsPublished: boolean, retainHandling: 0 | 1 | 2, subscriptionId: number | null): Subscription {
     const sh = parseSharedFilter(filter);
-    return { session, clientId: session.clientId, filter, topicFilter: sh ? sh.filter : filter, group: sh ? sh.group : null, qos, noLocal, retainAsPublished, retainHandling, subscriptionId };
+    return { session, filter, topicFilter: sh ? sh.filter : filter, group: sh ? sh.group : null, qos, noLocal, retainAsPublished, retainHandling, subscriptionId };
   }
 
   /** Adds or replaces a session's subscription. Returns true when it is new. */
   add(s: Session, sub: Subscription): boolean {
-    const existed = s.subscriptions.has(sub.filter);
+    const existed = s.getSubscription(sub.filter) !== undefined;
     if (existed) this.remove(s, sub.filter);
     s.setSubscription(sub);
     if (sub.group === null) this.clients.add(sub.topicFilter, s.clientId, sub);
@@ -55,7 +55,7 @@ export class SubscriptionIndex {
   }
 
   remove(s: Session, filter: string): boolean {
-    const sub = s.subscriptions.get(filter);
+    const sub = s.getSubscription(filter);
     if (sub === undefined) return false;
     s.deleteSubscription(filter);
     if (sub.group === null) this.clients.remove(sub.topicFilter, s.clientId);
@@ -76,7 +76,7 @@ export class SubscriptionIndex {
   }
 
   removeAll(s: Session): void {
-    for (const filter of [...s.subscriptions.keys()]) this.remove(s, filter);
+    for (const sub of s.listSubscriptions()) this.remove(s, sub.filter);
   }
 
   /** Merges overlapping subscriptions per session: one copy, highest QoS, all identifiers [MQTT-3.3.4-2/3]. */
@@ -132,8 +132,9 @@ export class SubscriptionIndex {
     let fallback: Subscription | null = null;
     for (let i = 0; i < n; i++) {
       const sub = g.members[(g.next + i) % n];
-      if (sub.clientId === exclude) continue;
-      const s = sessions.get(sub.clientId);
+      const clientId = sub.session.clientId;
+      if (clientId === exclude) continue;
+      const s = sessions.get(clientId);
       if (s === undefined) continue;
       if (s.conn === null || s.conn.state !== 'connected') {
         if (fallback === null && s.persistent) fallback = sub;
@@ -143,7 +144,7 @@ export class SubscriptionIndex {
       return this.deliverSharedTo(s, sub, msg, g, out);
     }
     if (fallback !== null && exclude === null) {
-      const s = sessions.get(fallback.clientId)!;
+      const s = sessions.get(fallback.session.clientId)!;
       return this.deliverSharedTo(s, fallback, msg, g, out);
     }
     return false;
