@@ -9,6 +9,16 @@ import type { Message, QoS } from './message.js';
 import type { Outgoing, Session, Subscription } from './session.js';
 import { TopicTrie } from './topic-trie.js';
 
+/**
+ * Events the broker publishes under `$aws/events/` (clients may not) name a client, thing or job, so
+ * their topics hardly recur: a client's presence topic comes back when it reconnects. Matched
+ * through the tries' caches, a connection storm would fill them with one-off topics (two or three
+ * per client), which then take old-generation memory until they are dropped.
+ */
+function isEventTopic(topic: string): boolean {
+  return topic.charCodeAt(0) === 36 /* $ */ && topic.startsWith('$aws/events/');
+}
+
 /** The members of one `$share/{group}/{filter}`; messages go to one member at a time, round-robin. */
 interface SharedGroup {
   readonly key: string;
@@ -106,7 +116,8 @@ export class SubscriptionIndex {
     this.epoch++;
     const matched = this.matched;
     try {
-      this.clients.match(msg.topic, this.collect);
+      if (isEventTopic(msg.topic)) this.clients.matchUncached(msg.topic, this.collect);
+      else this.clients.match(msg.topic, this.collect);
       const b = this.broker;
       for (let i = 0; i < matched.length; i++) {
         const s = matched[i];
@@ -115,7 +126,10 @@ export class SubscriptionIndex {
         const retain = msg.retain && s.matchRetainAsPublished && s.protocolVersion === 5;
         b.deliver(s, msg, qos, retain, s.matchSubIds, null, null);
       }
-      if (this.shared.size > 0) this.shared.match(msg.topic, this.collectShared);
+      if (this.shared.size > 0) {
+        if (isEventTopic(msg.topic)) this.shared.matchUncached(msg.topic, this.collectShared);
+        else this.shared.match(msg.topic, this.collectShared);
+      }
     } finally {
       matched.length = 0;
       this.current = null;
@@ -203,12 +217,14 @@ export class SubscriptionIndex {
 
   deliverInternal(msg: Message, client: ClientInfo | null): void {
     if (this.internal.size === 0) return;
-    this.internal.match(msg.topic, (h) => {
+    const visit = (h: MessageHandler): void => {
       try {
         h(msg, client);
       } catch (err) {
         this.broker.logger.error({ err, topic: msg.topic }, 'in-process subscriber failed');
       }
-    });
+    };
+    if (isEventTopic(msg.topic)) this.internal.matchUncached(msg.topic, visit);
+    else this.internal.match(msg.topic, visit);
   }
 }

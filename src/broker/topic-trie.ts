@@ -88,6 +88,8 @@ function isEmpty<V>(node: TrieNode<V>): boolean {
 const MATCH_CACHE_MAX = 16_384;
 /** Matches done without the cache after it proved useless (mostly misses). */
 const MATCH_CACHE_BYPASS = 1_000_000;
+/** The cached result of every topic that matches nothing (most topics of a telemetry fleet). */
+const NO_MATCH: readonly unknown[] = Object.freeze([]);
 
 export class TopicTrie<V> {
   private readonly root = new TrieNode<V>();
@@ -100,7 +102,7 @@ export class TopicTrie<V> {
    * mostly misses: after a window of `cacheMax` misses with fewer hits than misses, matching walks
    * the trie directly for a while, so the cache costs such a fleet next to nothing.
    */
-  private readonly matchCache = new Map<string, unknown[]>();
+  private readonly matchCache = new Map<string, readonly unknown[]>();
   private readonly cacheMax: number;
   private hits = 0;
   private misses = 0;
@@ -174,15 +176,16 @@ export class TopicTrie<V> {
   match(topic: string, visit: (value: V, key: string) => void): void {
     if (this.bypass > 0) {
       this.bypass--;
-      this.walk(this.root, topic.split('/'), 0, topic.charCodeAt(0) === 36, visit);
+      this.matchUncached(topic, visit);
       return;
     }
     let found = this.matchCache.get(topic);
     if (found === undefined) {
-      found = [];
-      this.collecting = found;
+      const collected: unknown[] = [];
+      this.collecting = collected;
       this.walk(this.root, topic.split('/'), 0, topic.charCodeAt(0) === 36, this.collect);
       this.collecting = null;
+      found = collected.length === 0 ? NO_MATCH : collected;
       if (++this.misses >= this.cacheMax) {
         // A window's worth of misses: keep caching only if it also saw more hits than that.
         if (this.hits < this.misses) this.bypass = MATCH_CACHE_BYPASS;
@@ -196,6 +199,14 @@ export class TopicTrie<V> {
     } else this.hits++;
     // A snapshot: a visitor that subscribes or unsubscribes does not change this walk.
     for (let i = 0; i < found.length; i += 2) visit(found[i] as V, found[i + 1] as string);
+  }
+
+  /**
+   * `match` without the cache, for topics that will hardly recur: they would only take the place of
+   * topics that do. The visitor is called during the walk.
+   */
+  matchUncached(topic: string, visit: (value: V, key: string) => void): void {
+    this.walk(this.root, topic.split('/'), 0, topic.charCodeAt(0) === 36, visit);
   }
 
   private walk(node: TrieNode<V>, levels: string[], depth: number, dollar: boolean, visit: (value: V, key: string) => void): void {
