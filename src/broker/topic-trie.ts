@@ -88,8 +88,11 @@ function isEmpty<V>(node: TrieNode<V>): boolean {
 const MATCH_CACHE_MAX = 16_384;
 /** Matches done without the cache after it proved useless (mostly misses). */
 const MATCH_CACHE_BYPASS = 1_000_000;
-/** The cached result of every topic that matches nothing (most topics of a telemetry fleet). */
-const NO_MATCH: readonly unknown[] = Object.freeze([]);
+/**
+ * The cached result of every topic that matches nothing (in the in-process trie, most topics).
+ * Not frozen: a frozen array has an elements kind of its own, which `match` would then also see.
+ */
+const NO_MATCH: readonly unknown[] = [];
 
 export class TopicTrie<V> {
   private readonly root = new TrieNode<V>();
