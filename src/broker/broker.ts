@@ -642,7 +642,7 @@ export class Broker implements Messaging {
   describeClient(clientId: string): ClientDescription | null {
     const s = this.sessions.get(clientId);
     if (s === undefined) return null;
-    const subscriptions = [...s.subscriptions.values()].map((sub) => ({ filter: sub.filter, qos: sub.qos }));
+    const subscriptions = s.listSubscriptions().map((sub) => ({ filter: sub.filter, qos: sub.qos }));
     return { connected: s.conn !== null, info: s.conn?.info ?? null, disconnectedAt: s.disconnectedAt, subscriptions };
   }
 

@@ -9,8 +9,8 @@ import type { Connection } from './connection.js';
 import type { LongTimer } from './timers.js';
 
 export interface Subscription {
+  /** Also gives the client id (`session.clientId`). */
   readonly session: Session;
-  readonly clientId: string;
   /** As subscribed, `$share/{group}/` included. */
   readonly filter: string;
   /** Without the `$share/{group}/` prefix. */
@@ -45,19 +45,20 @@ export interface Will {
 }
 
 /** Shared empty collections: an idle session allocates none of its own (see Session). */
-const NO_SUBSCRIPTIONS: ReadonlyMap<string, Subscription> = new Map();
 const NO_INFLIGHT: ReadonlyMap<number, Outgoing> = new Map();
 const NO_QUEUE: readonly Outgoing[] = Object.freeze([]);
 
 /**
  * Most sessions of a large fleet are idle: subscribed to a topic or two, nothing in flight, nothing
- * queued. Their collections are therefore created on first write (a Map with its table costs a few
- * hundred bytes) and read through getters that return a shared empty one until then. Writes go
- * through the methods below; the getters' read-only types keep it that way.
+ * queued. Their collections are therefore created on first write (a Map with its table costs about
+ * 180 bytes) and read through getters that return a shared empty one until then; a session with a
+ * single subscription holds it inline and creates the Map for a second one. Writes go through the
+ * methods below; the getters' read-only types keep it that way.
  */
 export class Session {
   conn: Connection | null = null;
-  private subs: Map<string, Subscription> | null = null;
+  /** None, the only one, or two or more by filter (back to inline when one is left). */
+  private subs: Subscription | Map<string, Subscription> | null = null;
   private sent: Map<number, Outgoing> | null = null;
   private waiting: Outgoing[] | null = null;
   private qos2In: Set<number> | null = null;
@@ -87,15 +88,44 @@ export class Session {
     public sessionIdentifier: string,
   ) {}
 
-  /** Subscriptions by filter as subscribed. */
-  get subscriptions(): ReadonlyMap<string, Subscription> {
-    return this.subs ?? NO_SUBSCRIPTIONS;
+  /** The subscription to `filter` as subscribed (`$share/{group}/` included). */
+  getSubscription(filter: string): Subscription | undefined {
+    const subs = this.subs;
+    if (subs === null) return undefined;
+    if (subs instanceof Map) return subs.get(filter);
+    return subs.filter === filter ? subs : undefined;
   }
+  get subscriptionCount(): number {
+    const subs = this.subs;
+    return subs === null ? 0 : subs instanceof Map ? subs.size : 1;
+  }
+  /** A copy, in the order subscribed (safe to change subscriptions while going through it). */
+  listSubscriptions(): Subscription[] {
+    const subs = this.subs;
+    return subs === null ? [] : subs instanceof Map ? [...subs.values()] : [subs];
+  }
+  /** Adds or replaces the subscription to `sub.filter`. */
   setSubscription(sub: Subscription): void {
-    (this.subs ??= new Map()).set(sub.filter, sub);
+    const subs = this.subs;
+    if (subs instanceof Map) subs.set(sub.filter, sub);
+    else if (subs === null || subs.filter === sub.filter) this.subs = sub;
+    else
+      this.subs = new Map([
+        [subs.filter, subs],
+        [sub.filter, sub],
+      ]);
   }
   deleteSubscription(filter: string): boolean {
-    return this.subs !== null && this.subs.delete(filter);
+    const subs = this.subs;
+    if (subs === null) return false;
+    if (!(subs instanceof Map)) {
+      if (subs.filter !== filter) return false;
+      this.subs = null;
+      return true;
+    }
+    if (!subs.delete(filter)) return false;
+    if (subs.size === 1) this.subs = subs.values().next().value!;
+    return true;
   }
 
   /** Sent and unacknowledged, by packet id, in send order. */

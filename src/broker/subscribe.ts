@@ -69,7 +69,7 @@ function checkFilter(b: Broker, conn: Connection, filter: string, index: number)
   const rc = validateTopicFilter(f, cfg);
   if (rc !== 0) return rc;
   if (!cfg.wildcardSubscriptions && hasWildcard(f)) return RC.WILDCARD_SUBSCRIPTIONS_NOT_SUPPORTED;
-  if (!s.subscriptions.has(filter) && s.subscriptions.size >= cfg.maxSubscriptionsPerConnection) return RC.QUOTA_EXCEEDED; // AWS: 50
+  if (s.getSubscription(filter) === undefined && s.subscriptionCount >= cfg.maxSubscriptionsPerConnection) return RC.QUOTA_EXCEEDED; // AWS: 50
   // Basic Ingest topics have no subscribers (they go straight to the rules engine).
   if (f.startsWith('$aws/rules/')) return RC.NOT_AUTHORIZED;
   const authz = b.hooks.authorizeSubscribe;

@@ -9,6 +9,16 @@ import type { Message, QoS } from './message.js';
 import type { Outgoing, Session, Subscription } from './session.js';
 import { TopicTrie } from './topic-trie.js';
 
+/**
+ * Events the broker publishes under `$aws/events/` (clients may not) name a client, thing or job, so
+ * their topics hardly recur: a client's presence topic comes back when it reconnects. Matched
+ * through the tries' caches, a connection storm would fill them with one-off topics (two or three
+ * per client), which then take old-generation memory until they are dropped.
+ */
+function isEventTopic(topic: string): boolean {
+  return topic.charCodeAt(0) === 36 /* $ */ && topic.startsWith('$aws/events/');
+}
+
 /** The members of one `$share/{group}/{filter}`; messages go to one member at a time, round-robin. */
 interface SharedGroup {
   readonly key: string;
@@ -31,12 +41,12 @@ export class SubscriptionIndex {
 
   makeSubscription(session: Session, filter: string, qos: QoS, noLocal: boolean, retainAsPublished: boolean, retainHandling: 0 | 1 | 2, subscriptionId: number | null): Subscription {
     const sh = parseSharedFilter(filter);
-    return { session, clientId: session.clientId, filter, topicFilter: sh ? sh.filter : filter, group: sh ? sh.group : null, qos, noLocal, retainAsPublished, retainHandling, subscriptionId };
+    return { session, filter, topicFilter: sh ? sh.filter : filter, group: sh ? sh.group : null, qos, noLocal, retainAsPublished, retainHandling, subscriptionId };
   }
 
   /** Adds or replaces a session's subscription. Returns true when it is new. */
   add(s: Session, sub: Subscription): boolean {
-    const existed = s.subscriptions.has(sub.filter);
+    const existed = s.getSubscription(sub.filter) !== undefined;
     if (existed) this.remove(s, sub.filter);
     s.setSubscription(sub);
     if (sub.group === null) this.clients.add(sub.topicFilter, s.clientId, sub);
@@ -55,7 +65,7 @@ export class SubscriptionIndex {
   }
 
   remove(s: Session, filter: string): boolean {
-    const sub = s.subscriptions.get(filter);
+    const sub = s.getSubscription(filter);
     if (sub === undefined) return false;
     s.deleteSubscription(filter);
     if (sub.group === null) this.clients.remove(sub.topicFilter, s.clientId);
@@ -76,7 +86,7 @@ export class SubscriptionIndex {
   }
 
   removeAll(s: Session): void {
-    for (const filter of [...s.subscriptions.keys()]) this.remove(s, filter);
+    for (const sub of s.listSubscriptions()) this.remove(s, sub.filter);
   }
 
   /** Merges overlapping subscriptions per session: one copy, highest QoS, all identifiers [MQTT-3.3.4-2/3]. */
@@ -106,7 +116,8 @@ export class SubscriptionIndex {
     this.epoch++;
     const matched = this.matched;
     try {
-      this.clients.match(msg.topic, this.collect);
+      if (isEventTopic(msg.topic)) this.clients.matchUncached(msg.topic, this.collect);
+      else this.clients.match(msg.topic, this.collect);
       const b = this.broker;
       for (let i = 0; i < matched.length; i++) {
         const s = matched[i];
@@ -115,7 +126,10 @@ export class SubscriptionIndex {
         const retain = msg.retain && s.matchRetainAsPublished && s.protocolVersion === 5;
         b.deliver(s, msg, qos, retain, s.matchSubIds, null, null);
       }
-      if (this.shared.size > 0) this.shared.match(msg.topic, this.collectShared);
+      if (this.shared.size > 0) {
+        if (isEventTopic(msg.topic)) this.shared.matchUncached(msg.topic, this.collectShared);
+        else this.shared.match(msg.topic, this.collectShared);
+      }
     } finally {
       matched.length = 0;
       this.current = null;
@@ -132,8 +146,9 @@ export class SubscriptionIndex {
     let fallback: Subscription | null = null;
     for (let i = 0; i < n; i++) {
       const sub = g.members[(g.next + i) % n];
-      if (sub.clientId === exclude) continue;
-      const s = sessions.get(sub.clientId);
+      const clientId = sub.session.clientId;
+      if (clientId === exclude) continue;
+      const s = sessions.get(clientId);
       if (s === undefined) continue;
       if (s.conn === null || s.conn.state !== 'connected') {
         if (fallback === null && s.persistent) fallback = sub;
@@ -143,7 +158,7 @@ export class SubscriptionIndex {
       return this.deliverSharedTo(s, sub, msg, g, out);
     }
     if (fallback !== null && exclude === null) {
-      const s = sessions.get(fallback.clientId)!;
+      const s = sessions.get(fallback.session.clientId)!;
       return this.deliverSharedTo(s, fallback, msg, g, out);
     }
     return false;
@@ -202,12 +217,14 @@ export class SubscriptionIndex {
 
   deliverInternal(msg: Message, client: ClientInfo | null): void {
     if (this.internal.size === 0) return;
-    this.internal.match(msg.topic, (h) => {
+    const visit = (h: MessageHandler): void => {
       try {
         h(msg, client);
       } catch (err) {
         this.broker.logger.error({ err, topic: msg.topic }, 'in-process subscriber failed');
       }
-    });
+    };
+    if (isEventTopic(msg.topic)) this.internal.matchUncached(msg.topic, visit);
+    else this.internal.match(msg.topic, visit);
   }
 }
