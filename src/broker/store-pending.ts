@@ -1,12 +1,13 @@
 /**
- * Queued deliveries recorded but not yet committed, found by (client, seq) so that an update changes
- * the insert still to come and an acknowledgement cancels it.
+ * Queue changes recorded but not yet committed, found by (client, seq), so that a later change of the
+ * same delivery can fold into them: an update changes the insert still to come, and an acknowledgement
+ * cancels the insert (nothing is written) or the update of a row already written (only the delete is).
  *
  * A session's sequence numbers only grow and its receiver acknowledges in order [MQTT-4.6.0-2], so
- * each client's pending deliveries are an array in seq order whose head is usually the one
- * acknowledged next and whose tail the one just sent: no key strings, no map entry per delivery.
+ * each client's pending changes are arrays in seq order whose head is usually the one acknowledged
+ * next and whose tail the one just sent: no key strings and no map entry per delivery.
  */
-import type { QueuedEntry } from './store.js';
+import type { QueuedEntry, QueuedState } from './store.js';
 
 /** A message queued for several receivers in one batch: written once if two or more rows remain. */
 export class SharedMessage {
@@ -18,24 +19,126 @@ export class SharedMessage {
   insertedIn = 0;
 }
 
-export class QueuedOp {
-  readonly k = 'queued' as const;
+abstract class PendingChange {
   /** False once cancelled: acknowledged or dropped before it was written. */
   live = true;
-  /** True once committed; later changes to the row are SQL of their own. */
+  /** True once committed; later changes of the row are SQL of their own. */
   written = false;
+  abstract readonly seq: number;
+  /** Whether the delivery is with its receiver, so that an acknowledgement may soon cancel this. */
+  abstract get inFlight(): boolean;
+}
+
+/** A delivery not written yet: becomes an INSERT. */
+export class QueuedOp extends PendingChange {
+  readonly k = 'queued' as const;
   shared: SharedMessage | null = null;
   constructor(
     readonly clientId: string,
     readonly q: QueuedEntry,
-    readonly list: ClientPending,
-  ) {}
+    readonly list: SeqList<QueuedOp>,
+  ) {
+    super();
+  }
+  get seq(): number {
+    return this.q.seq;
+  }
+  get inFlight(): boolean {
+    return this.q.state !== 'queued';
+  }
+}
+
+/** A new state of a row already written (sent, or PUBREC received): becomes an UPDATE. */
+export class UpdateOp extends PendingChange {
+  readonly k = 'updQueued' as const;
+  constructor(
+    readonly clientId: string,
+    readonly seq: number,
+    public state: QueuedState,
+    public packetId: number,
+    readonly list: SeqList<UpdateOp>,
+  ) {
+    super();
+  }
+  get inFlight(): boolean {
+    return this.state !== 'queued';
+  }
+}
+
+/** Pending changes of one kind for one client, in seq order. */
+class SeqList<T extends PendingChange> {
+  readonly ops: T[] = [];
+  /** Everything before `head` is written or cancelled. */
+  head = 0;
+
+  add(op: T): void {
+    const ops = this.ops;
+    if (ops.length === this.head || ops[ops.length - 1].seq < op.seq) {
+      ops.push(op);
+      return;
+    }
+    // Not expected (seqs grow); kept correct anyway. A pending change with the same seq is replaced.
+    const same = this.find(op.seq);
+    if (same !== undefined) same.live = false;
+    let lo = this.head;
+    let hi = ops.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (ops[mid].seq <= op.seq) lo = mid + 1;
+      else hi = mid;
+    }
+    ops.splice(lo, 0, op);
+  }
+
+  /** The pending (live, not written) change with `seq`, if any. */
+  find(seq: number): T | undefined {
+    const ops = this.ops;
+    let lo = this.head;
+    let hi = ops.length - 1;
+    if (lo > hi) return undefined;
+    let i = -1;
+    // Acknowledgements come in order and updates follow the send: try the two ends first.
+    if (ops[hi].seq === seq) i = hi;
+    else if (ops[lo].seq === seq) i = lo;
+    else {
+      while (lo <= hi) {
+        const mid = (lo + hi) >>> 1;
+        const s = ops[mid].seq;
+        if (s < seq) lo = mid + 1;
+        else if (s > seq) hi = mid - 1;
+        else {
+          i = mid;
+          break;
+        }
+      }
+      if (i < 0) return undefined;
+    }
+    // Replaced entries share a seq with their replacement; the live one is the last.
+    while (i + 1 < ops.length && ops[i + 1].seq === seq) i++;
+    const op = ops[i];
+    return op.live && !op.written ? op : undefined;
+  }
+
+  /** Drops written and cancelled entries from the front; compacts the array now and then. */
+  trim(): void {
+    const ops = this.ops;
+    let h = this.head;
+    while (h < ops.length && (ops[h].written || !ops[h].live)) h++;
+    if (h === ops.length) {
+      ops.length = 0;
+      h = 0;
+    } else if (h >= 32 && h * 2 >= ops.length) {
+      ops.copyWithin(0, h);
+      ops.length -= h;
+      h = 0;
+    }
+    this.head = h;
+  }
 }
 
 class ClientPending {
-  readonly ops: QueuedOp[] = [];
-  /** Everything before `head` is written or cancelled. */
-  head = 0;
+  readonly puts = new SeqList<QueuedOp>();
+  readonly updates = new SeqList<UpdateOp>();
 }
 
 export class PendingQueues {
@@ -44,13 +147,18 @@ export class PendingQueues {
   private last: QueuedOp | null = null;
   private lastBatch = -1;
 
-  /** Records a delivery of the current batch and returns its op. */
-  add(clientId: string, q: QueuedEntry, batch: number): QueuedOp {
-    let list = this.byClient.get(clientId);
-    if (list === undefined) {
-      list = new ClientPending();
-      this.byClient.set(clientId, list);
+  private client(clientId: string): ClientPending {
+    let c = this.byClient.get(clientId);
+    if (c === undefined) {
+      c = new ClientPending();
+      this.byClient.set(clientId, c);
     }
+    return c;
+  }
+
+  /** Records a delivery of batch `batch` and returns its op. */
+  put(clientId: string, q: QueuedEntry, batch: number): QueuedOp {
+    const list = this.client(clientId).puts;
     const op = new QueuedOp(clientId, q, list);
     const last = this.last;
     if (last !== null && last.q.message === q.message && this.lastBatch === batch) {
@@ -64,117 +172,87 @@ export class PendingQueues {
     }
     this.last = op;
     this.lastBatch = batch;
-    const ops = list.ops;
-    if (ops.length === list.head || ops[ops.length - 1].q.seq < q.seq) ops.push(op);
-    else this.insertOutOfOrder(list, op);
+    list.add(op);
     return op;
   }
 
-  /** The pending (not written, not cancelled) delivery, if any. */
-  find(clientId: string, seq: number): QueuedOp | undefined {
-    const list = this.byClient.get(clientId);
-    if (list === undefined) return undefined;
-    const i = indexOf(list, seq);
-    if (i < 0) return undefined;
-    const op = list.ops[i];
-    return op.live && !op.written ? op : undefined;
+  /**
+   * Folds a state change into the pending insert or update of the delivery. Returns a new op to
+   * record when there is neither (the row is written and has no pending update).
+   */
+  update(clientId: string, seq: number, state: QueuedState, packetId: number): UpdateOp | null {
+    const c = this.byClient.get(clientId);
+    const put = c?.puts.find(seq);
+    if (put !== undefined) {
+      put.q.state = state;
+      put.q.packetId = packetId;
+      return null;
+    }
+    const upd = c?.updates.find(seq);
+    if (upd !== undefined) {
+      upd.state = state;
+      upd.packetId = packetId;
+      return null;
+    }
+    const list = (c ?? this.client(clientId)).updates;
+    const op = new UpdateOp(clientId, seq, state, packetId, list);
+    list.add(op);
+    return op;
   }
 
-  /** Cancels the pending delivery; false when there is none (it was written: delete the row). */
-  cancel(clientId: string, seq: number): boolean {
-    const op = this.find(clientId, seq);
-    if (op === undefined) return false;
-    kill(op);
-    trim(op.list);
-    return true;
-  }
-
-  /** Cancels every pending delivery of the client (its session is deleted). */
-  dropClient(clientId: string): void {
-    const list = this.byClient.get(clientId);
-    if (list === undefined) return;
-    for (let i = list.head; i < list.ops.length; i++) if (list.ops[i].live && !list.ops[i].written) kill(list.ops[i]);
-    this.byClient.delete(clientId);
-  }
-
-  /** True when some delivery among `ops` is in flight to its receiver, whose ack would cancel it. */
-  inFlight(ops: readonly object[]): boolean {
-    for (let i = ops.length - 1; i >= 0; i--) {
-      const op = ops[i];
-      if (op instanceof QueuedOp && op.live && op.q.state !== 'queued') return true;
+  /**
+   * The delivery is finished. Returns true when it was never written (nothing left to do); false when
+   * its row must be deleted (any pending update of it is cancelled).
+   */
+  settle(clientId: string, seq: number): boolean {
+    const c = this.byClient.get(clientId);
+    if (c === undefined) return false;
+    const put = c.puts.find(seq);
+    if (put !== undefined) {
+      cancel(put);
+      c.puts.trim();
+      return true;
+    }
+    const upd = c.updates.find(seq);
+    if (upd !== undefined) {
+      upd.live = false;
+      c.updates.trim();
     }
     return false;
   }
 
-  /** After a commit: the batches' live deliveries are rows now. */
+  /** Cancels every pending change of the client (its session is deleted). */
+  dropClient(clientId: string): void {
+    const c = this.byClient.get(clientId);
+    if (c === undefined) return;
+    for (const op of c.puts.ops) if (op.live && !op.written) cancel(op);
+    for (const op of c.updates.ops) op.live = false;
+    this.byClient.delete(clientId);
+  }
+
+  /** True when some change among `ops` concerns a delivery with its receiver, whose ack would cancel it. */
+  inFlight(ops: readonly object[]): boolean {
+    for (let i = ops.length - 1; i >= 0; i--) {
+      const op = ops[i];
+      if (op instanceof PendingChange && op.live && op.inFlight) return true;
+    }
+    return false;
+  }
+
+  /** After a commit: the batches' live changes are in the rows now. */
   committed(batches: readonly { ops: readonly object[] }[]): void {
     for (const b of batches) {
       for (const op of b.ops) {
-        if (!(op instanceof QueuedOp) || !op.live) continue;
+        if (!(op instanceof PendingChange) || !op.live) continue;
         op.written = true;
-        trim(op.list);
+        (op as QueuedOp | UpdateOp).list.trim();
       }
     }
     this.last = null;
   }
-
-  private insertOutOfOrder(list: ClientPending, op: QueuedOp): void {
-    // Not expected (seqs grow); kept correct anyway. A pending entry with the same seq is replaced.
-    const ops = list.ops;
-    const seq = op.q.seq;
-    const same = indexOf(list, seq);
-    if (same >= 0 && ops[same].live && !ops[same].written) kill(ops[same]);
-    let lo = list.head;
-    let hi = ops.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (ops[mid].q.seq <= seq) lo = mid + 1;
-      else hi = mid;
-    }
-    ops.splice(lo, 0, op);
-  }
 }
 
-function kill(op: QueuedOp): void {
+function cancel(op: QueuedOp): void {
   op.live = false;
   if (op.shared !== null) op.shared.live--;
-}
-
-/** Index of the entry with `seq` at or after the head (the newest one if several), or -1. */
-function indexOf(list: ClientPending, seq: number): number {
-  const ops = list.ops;
-  let lo = list.head;
-  let hi = ops.length - 1;
-  if (lo > hi) return -1;
-  // Acknowledgements come in order and updates follow the send: try the two ends first.
-  if (ops[lo].q.seq === seq && (lo === hi || ops[lo + 1].q.seq !== seq)) return lo;
-  if (ops[hi].q.seq === seq) return hi;
-  while (lo <= hi) {
-    const mid = (lo + hi) >>> 1;
-    const s = ops[mid].q.seq;
-    if (s < seq) lo = mid + 1;
-    else if (s > seq) hi = mid - 1;
-    else {
-      let i = mid;
-      while (i + 1 < ops.length && ops[i + 1].q.seq === seq) i++;
-      return i;
-    }
-  }
-  return -1;
-}
-
-/** Drops written and cancelled entries from the front; compacts the array now and then. */
-function trim(list: ClientPending): void {
-  const ops = list.ops;
-  let h = list.head;
-  while (h < ops.length && (ops[h].written || !ops[h].live)) h++;
-  if (h === ops.length) {
-    ops.length = 0;
-    h = 0;
-  } else if (h >= 32 && h * 2 >= ops.length) {
-    ops.copyWithin(0, h);
-    ops.length -= h;
-    h = 0;
-  }
-  list.head = h;
 }

@@ -336,3 +336,38 @@ test('store: out-of-order acknowledgements cancel the right deliveries', (t) => 
   }
   s.close();
 });
+
+test('store: draining a written queue: a send acknowledged within the grace turn writes only the delete', async (t) => {
+  const file = tmpFile(t);
+  const s = new SqliteBrokerStore(file);
+  t.after(() => s.close());
+  for (let i = 1; i <= 3; i++) s.putQueued('c', entry(i, msg(`m${i}`)));
+  s.flush();
+  // The client comes back: all three are sent; 1 and 2 are acknowledged in the next turn, 3 is not.
+  for (let i = 1; i <= 3; i++) s.updateQueued('c', i, 'sent', 10 + i);
+  await nextTurn();
+  s.deleteQueued('c', 1);
+  s.deleteQueued('c', 2);
+  s.updateQueued('c', 3, 'pubrel', 13); // a second change folds into the pending update
+  await nextTurn();
+  await nextTurn();
+  assert.equal(s.dirty, false);
+  assert.deepEqual([s.counts.updatesWritten, s.counts.updatesCancelled], [1, 2]);
+  assert.deepEqual(rows(file, 'SELECT seq, state, packet_id FROM broker_queue'), [{ seq: 3, state: 'pubrel', packet_id: 13 }]);
+});
+
+test('store: a store opened without load() still gives new shared messages fresh ids', (t) => {
+  const file = tmpFile(t);
+  const a = new SqliteBrokerStore(file);
+  const m = msg('x');
+  a.putQueued('c1', entry(1, m));
+  a.putQueued('c2', entry(1, m));
+  a.close();
+  const b = new SqliteBrokerStore(file);
+  const m2 = msg('y');
+  b.putQueued('c1', entry(2, m2));
+  b.putQueued('c2', entry(2, m2));
+  b.flush();
+  assert.equal(rows(file, 'SELECT * FROM broker_messages').length, 2);
+  b.close();
+});

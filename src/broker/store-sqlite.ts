@@ -7,7 +7,9 @@
  *   to online clients waits one more turn for their PUBACKs (the publisher's PUBACK waits as long);
  * - otherwise one row per receiver, and the message once: inline in the row when it has one receiver
  *   in the batch, else in `broker_messages`, referenced by each receiver's row and deleted with the
- *   last of them (store-sqlite-schema.ts).
+ *   last of them (store-sqlite-schema.ts). Sending a written row later (a client that was offline)
+ *   updates its state, unless the acknowledgement comes within the same window: then only the
+ *   delete is written (store-pending.ts).
  *
  * Durability: WAL with synchronous=NORMAL survives a killed process (a commit is in the kernel's
  * page cache when it returns); set `synchronous: 'FULL'` to also survive power loss, at the cost of
@@ -18,7 +20,7 @@ import type { BrokerSnapshot, BrokerStore, QueuedEntry, QueuedState, StoredQueue
 import { decodeProperties, encodeProperties, type Message, type QoS } from './message.js';
 import { openBrokerSchema } from './store-sqlite-schema.js';
 import { WriteBehind, type Batch } from './store-write-behind.js';
-import { PendingQueues, QueuedOp } from './store-pending.js';
+import { PendingQueues, type QueuedOp, type UpdateOp } from './store-pending.js';
 
 type Op =
   | { k: 'session'; v: StoredSession }
@@ -28,7 +30,7 @@ type Op =
   | { k: 'retained'; v: Message }
   | { k: 'delRetained'; topic: string }
   | QueuedOp
-  | { k: 'updQueued'; id: string; seq: number; state: QueuedState; packetId: number }
+  | UpdateOp
   | { k: 'delQueued'; id: string; seq: number }
   | { k: 'qos2'; id: string; packetId: number }
   | { k: 'delQos2'; id: string; packetId: number };
@@ -50,6 +52,10 @@ export interface SqliteBrokerStoreCounts {
   queuedWritten: number;
   /** Deliveries acknowledged (or dropped) before their batch committed, so never written. */
   queuedCancelled: number;
+  /** State changes of written rows (sent, PUBREC received) written. */
+  updatesWritten: number;
+  /** State changes of written rows not written because the delivery was acknowledged first. */
+  updatesCancelled: number;
   /** Rows written to `broker_messages` (messages shared by several receivers' rows). */
   messagesWritten: number;
   /** Transactions committed. */
@@ -68,7 +74,14 @@ export class SqliteBrokerStore implements BrokerStore {
   private nextMessageId = 1;
   /** Commit attempts so far: a shared message is inserted once per attempt (a failed one rolls back). */
   private attempt = 0;
-  readonly counts: SqliteBrokerStoreCounts = { queuedWritten: 0, queuedCancelled: 0, messagesWritten: 0, commits: 0 };
+  readonly counts: SqliteBrokerStoreCounts = {
+    queuedWritten: 0,
+    queuedCancelled: 0,
+    updatesWritten: 0,
+    updatesCancelled: 0,
+    messagesWritten: 0,
+    commits: 0,
+  };
 
   constructor(
     file: string,
@@ -79,6 +92,7 @@ export class SqliteBrokerStore implements BrokerStore {
     this.db.pragma(`synchronous = ${opts.synchronous ?? 'NORMAL'}`);
     openBrokerSchema(this.db);
     const db = this.db;
+    this.nextMessageId = ((db.prepare('SELECT max(id) FROM broker_messages').pluck().get() as number | null) ?? 0) + 1;
     const queueCols = 'client_id, seq, message_id, topic, payload, msg_qos, msg_retain, properties, expires_at, origin, qos, retain, subscription_ids, state, packet_id';
     this.stmts = {
       session: db.prepare(
@@ -237,7 +251,11 @@ export class SqliteBrokerStore implements BrokerStore {
         this.applyQueued(op);
         break;
       case 'updQueued':
-        s.updQueued.run(op.state, op.packetId, op.id, op.seq);
+        if (!op.live) this.counts.updatesCancelled++;
+        else {
+          s.updQueued.run(op.state, op.packetId, op.clientId, op.seq);
+          this.counts.updatesWritten++;
+        }
         break;
       case 'delQueued': {
         const mid = s.delQueued.get(op.id, op.seq) as number | null | undefined;
@@ -321,21 +339,18 @@ export class SqliteBrokerStore implements BrokerStore {
   }
   putQueued(clientId: string, q: QueuedEntry): void {
     if (this.closed) return;
-    this.wb.record(this.pending.add(clientId, q, this.wb.batch));
+    this.wb.record(this.pending.put(clientId, q, this.wb.batch));
   }
   updateQueued(id: string, seq: number, state: QueuedState, packetId: number): void {
-    const op = this.pending.find(id, seq);
-    if (op !== undefined) {
-      // Not written yet: the insert will carry the new state.
-      op.q.state = state;
-      op.q.packetId = packetId;
-      return;
-    }
-    this.wb.record({ k: 'updQueued', id, seq, state, packetId });
+    if (this.closed) return;
+    // Folded into the pending insert or update of the row when there is one.
+    const op = this.pending.update(id, seq, state, packetId);
+    if (op !== null) this.wb.record(op);
   }
   deleteQueued(id: string, seq: number): void {
+    if (this.closed) return;
     // Delivered and acknowledged (or dropped) before it was ever written: no insert, no delete.
-    if (this.pending.cancel(id, seq)) return;
+    if (this.pending.settle(id, seq)) return;
     this.wb.record({ k: 'delQueued', id, seq });
   }
   putIncomingQos2(id: string, packetId: number): void {
