@@ -371,3 +371,27 @@ test('store: a store opened without load() still gives new shared messages fresh
   assert.equal(rows(file, 'SELECT * FROM broker_messages').length, 2);
   b.close();
 });
+
+test('store: consecutive acknowledgements become one range delete that still releases shared messages', (t) => {
+  const file = tmpFile(t);
+  const s = new SqliteBrokerStore(file);
+  const shared = [msg('s2'), msg('s4')];
+  for (let i = 1; i <= 6; i++) {
+    const m = i === 2 ? shared[0] : i === 4 ? shared[1] : msg(`c${i}`);
+    s.putQueued('c', entry(i, m));
+    if (i === 2 || i === 4) s.putQueued('other', entry(i, m));
+  }
+  s.flush();
+  assert.equal(rows(file, 'SELECT * FROM broker_messages').length, 2);
+  for (let i = 1; i <= 5; i++) s.deleteQueued('c', i); // 6 stays
+  s.flush();
+  assert.deepEqual(rows(file, "SELECT seq FROM broker_queue WHERE client_id = 'c'"), [{ seq: 6 }]);
+  assert.equal(rows(file, 'SELECT * FROM broker_messages').length, 2, "still referenced by 'other'");
+  s.deleteQueued('other', 2);
+  s.deleteQueued('other', 4);
+  s.flush();
+  assert.equal(rows(file, 'SELECT * FROM broker_messages').length, 0);
+  s.close();
+  const again = new SqliteBrokerStore(file).load();
+  assert.deepEqual(again.queued.map((q) => [q.clientId, q.seq, q.message.topic]), [['c', 6, 'c6']]);
+});

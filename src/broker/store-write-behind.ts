@@ -57,6 +57,14 @@ export class WriteBehind<Op> {
     this.openBatch().ops.push(op);
   }
 
+  /** The last change recorded into the batch recording now, if any (to merge the next into it). */
+  lastRecorded(): Op | undefined {
+    const bs = this.batches;
+    const last = bs.length > 0 ? bs[bs.length - 1] : undefined;
+    if (last === undefined || last.id !== this.openId || last.ops.length === 0) return undefined;
+    return last.ops[last.ops.length - 1];
+  }
+
   afterFlush(cb: () => void): void {
     if (this.batches.length === 0) cb();
     else if (!this.closed) this.openBatch().callbacks.push(cb);
