@@ -517,7 +517,7 @@ export class Broker implements Messaging {
       return false;
     }
     const out: Outgoing = { seq: s.allocSeq(), message: msg, qos, retain, subscriptionIds: subIds, state: 'queued', packetId: 0, shared, onSettled };
-    if (s.persistent) this.store.putQueued({ clientId: s.clientId, seq: out.seq, message: msg, qos, retain, subscriptionIds: subIds, state: 'queued', packetId: 0 });
+    if (s.persistent) this.store.putQueued(s.clientId, out);
     if (windowFree) this.send(s, out);
     else {
       s.enqueue(out);

@@ -87,6 +87,13 @@ export class Connection implements TransportEvents, PacketSink, DeadlineItem {
   /** Acknowledgements waiting for storage, kept in order [MQTT-4.6.0-2]. */
   private pendingAcks: Buffer[] | null = null;
   private ackWaiting = false;
+  /**
+   * The store batch the registered callback waits for, and the index of the first pending ack whose
+   * message went into a later batch (-1: none). A batch may be held back a turn (store-write-behind.ts),
+   * so an ack must not go out with the commit of an earlier batch than its own.
+   */
+  private ackBatch = 0;
+  private ackSplit = -1;
   /** Created on first use: most connections never wait for storage. */
   private flushAcks: (() => void) | null = null;
   private closedCallbacks: (() => void)[] | null = null;
@@ -402,10 +409,16 @@ export class Connection implements TransportEvents, PacketSink, DeadlineItem {
     const store = this.broker.store;
     if ((header === 0x40 || header === 0x50) && (store.dirty || this.pendingAcks !== null)) {
       // [MQTT-4.6.0-2] acknowledgements go out in order, and only once the message is stored.
-      (this.pendingAcks ??= []).push(buf);
+      const acks = (this.pendingAcks ??= []);
       if (!this.ackWaiting) {
         this.ackWaiting = true;
+        this.ackBatch = store.batch;
+        this.ackSplit = -1;
+        acks.push(buf);
         store.afterFlush((this.flushAcks ??= () => this.drainAcks()));
+      } else {
+        if (this.ackSplit < 0 && store.batch !== this.ackBatch) this.ackSplit = acks.length;
+        acks.push(buf);
       }
       return;
     }
@@ -415,8 +428,20 @@ export class Connection implements TransportEvents, PacketSink, DeadlineItem {
   private drainAcks(): void {
     this.ackWaiting = false;
     const acks = this.pendingAcks;
-    this.pendingAcks = null;
-    if (acks !== null) for (const a of acks) this.writeRaw(a);
+    if (acks === null) return;
+    const split = this.ackSplit;
+    if (split < 0) {
+      this.pendingAcks = null;
+      for (const a of acks) this.writeRaw(a);
+      return;
+    }
+    // The acks from later batches wait for the newest one, which holds all of them.
+    for (let i = 0; i < split; i++) this.writeRaw(acks[i]);
+    this.pendingAcks = acks.slice(split);
+    this.ackWaiting = true;
+    this.ackBatch = this.broker.store.batch;
+    this.ackSplit = -1;
+    this.broker.store.afterFlush(this.flushAcks!);
   }
 
   /**

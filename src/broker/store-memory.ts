@@ -6,6 +6,7 @@ import type { BrokerSnapshot, BrokerStore } from './store.js';
 
 export class MemoryBrokerStore implements BrokerStore {
   readonly dirty = false;
+  readonly batch = 0;
   load(): BrokerSnapshot {
     return { sessions: [], subscriptions: [], retained: [], queued: [], incomingQos2: [] };
   }

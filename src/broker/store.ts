@@ -2,10 +2,10 @@
  * The broker's storage port: what must survive a restart or `kill -9` — persistent sessions, their
  * subscriptions, retained messages, and queued / in-flight QoS 1 and 2 messages.
  *
- * Writes are write-behind: each call only records the change; the store commits everything recorded
- * so far in one transaction on its next flush (scheduled on the event loop, or explicit), then runs the
- * callbacks given to `afterFlush`. The broker acknowledges a QoS 1/2 PUBLISH only from such a callback,
- * so an acknowledged message is on disk.
+ * Writes are write-behind: each call only records the change; the store commits what was recorded in
+ * batches (scheduled on the event loop, or explicitly with `flush`), then runs the callbacks given to
+ * `afterFlush`. The broker acknowledges a QoS 1/2 PUBLISH only from such a callback, so an
+ * acknowledged message is on disk — or already acknowledged by every receiver that needed it.
  */
 import type { Message, QoS } from './message.js';
 
@@ -31,18 +31,23 @@ export interface StoredSubscription {
 
 export type QueuedState = 'queued' | 'sent' | 'pubrel';
 
-export interface StoredQueued {
-  clientId: string;
-  /** Position in the session's delivery order; unique per client. */
-  seq: number;
-  message: Message;
+/** One delivery of a message to one session, as stored (the broker's `Outgoing` has these fields). */
+export interface QueuedEntry {
+  /** Position in the session's delivery order; unique per client and growing. */
+  readonly seq: number;
+  /** Shared by every receiver of the message; the store writes its payload once per batch. */
+  readonly message: Message;
   /** QoS granted for this delivery. */
-  qos: QoS;
+  readonly qos: QoS;
   /** RETAIN flag as it will be sent. */
-  retain: boolean;
-  subscriptionIds: number[] | null;
+  readonly retain: boolean;
+  readonly subscriptionIds: number[] | null;
   state: QueuedState;
   packetId: number;
+}
+
+export interface StoredQueued extends QueuedEntry {
+  clientId: string;
 }
 
 export interface BrokerSnapshot {
@@ -64,16 +69,28 @@ export interface BrokerStore {
   deleteSubscription(clientId: string, filter: string): void;
   putRetained(m: Message): void;
   deleteRetained(topic: string): void;
-  putQueued(q: StoredQueued): void;
+  /**
+   * Records a delivery. The store keeps `q` and reads its fields when it commits, so it writes the
+   * latest state; the caller must not reuse the object for another delivery before `deleteQueued`.
+   */
+  putQueued(clientId: string, q: QueuedEntry): void;
   updateQueued(clientId: string, seq: number, state: QueuedState, packetId: number): void;
   deleteQueued(clientId: string, seq: number): void;
   putIncomingQos2(clientId: string, packetId: number): void;
   deleteIncomingQos2(clientId: string, packetId: number): void;
   /** True when changes are recorded and not yet committed. */
   readonly dirty: boolean;
-  /** Runs `cb` once everything recorded so far is committed (at once when nothing is pending). */
+  /**
+   * Id of the batch that records changes now. It changes when that batch closes (at the end of an
+   * event-loop turn), so a caller can tell which batch a change of its went into.
+   */
+  readonly batch: number;
+  /**
+   * Runs `cb` once everything recorded so far, and whatever else the current batch records, is
+   * committed (at once when nothing is pending).
+   */
   afterFlush(cb: () => void): void;
-  /** Commits now. */
+  /** Commits everything recorded, now. */
   flush(): void;
   close(): void;
 }
