@@ -85,10 +85,12 @@ export const SCENARIOS = [
         crash: true,
         better: 'lower',
         runsKey: 'crashRuns',
-        // Queues raised so that the offline backlog (about a second of publishing) fits in
-        // every broker: a loss then means durability, not a queue-limit policy.
-        params: { offlineAtMs: 1000, killAtMs: 2000, maxMessages: 150_000, window: 100, quietMs: 2000 },
-        broker: { durable: true, maxQueued: 200_000 },
+        // Enough messages that a fast broker is still publishing when the subscriber goes offline
+        // (so the kill hits a stored backlog), and queues raised so that the offline backlog
+        // (about a second of publishing) fits in every broker: a loss then means durability, not
+        // a queue-limit policy.
+        params: { offlineAtMs: 1000, killAtMs: 2000, maxMessages: 400_000, window: 100, quietMs: 2000 },
+        broker: { durable: true, maxQueued: 500_000 },
       },
     ],
   },
