@@ -85,40 +85,42 @@ export async function connectClients(owner, specs, port, { concurrency = 64, tim
   const t0 = now();
   const baseConnacks = owner.connacks;
   const baseSubacks = owner.subacks;
-  const deadline = t0 + timeoutMs;
   const failures = [];
   let issuedSubs = 0;
   const done = () => owner.connacks - baseConnacks;
-  for (let i = 0; i < specs.length; i++) {
-    const spec = specs[i];
-    // Pipelined: up to `concurrency` TCP handshakes + CONNECTs in flight at once.
-    while (i - done() >= concurrency && failures.length === 0 && owner.closedConns === 0) {
-      const have = done();
-      await owner.until(() => done() > have || owner.closedConns > 0 || failures.length > 0, Math.max(1, deadline - now()), `CONNACK ${have + 1} of ${specs.length}`);
+  const onError = (_conn, err) => {
+    failures.push(err);
+    owner.wake();
+  };
+  // Pipelined: up to `concurrency` TCP handshakes + CONNECTs in flight at once. New connections
+  // are opened from the CONNACK that frees a slot (the wait's test runs on every CONNACK), not
+  // from a promise per CONNACK: the generator's own cost per connection bounds the connect rate.
+  const issue = () => {
+    while (conns.length < specs.length && conns.length - done() < concurrency && failures.length === 0 && owner.closedConns === 0) {
+      const spec = specs[conns.length];
+      const conn = new Conn(owner, firstIndex + conns.length, { clock });
+      let bytes = encodeConnect(spec.clientId, { clean: spec.clean !== false, keepalive: spec.keepalive ?? 600 });
+      if (spec.topic) {
+        bytes = Buffer.concat([bytes, encodeSubscribe(1, spec.topic, spec.qos ?? 0)]);
+        issuedSubs++;
+      }
+      conn.start(port, bytes, onError);
+      conns.push(conn);
     }
-    if (failures.length > 0) throw new SetupError(`connect failed: ${failures[0].message} (${done()} CONNACKs so far)`);
-    if (owner.closedConns > 0) throw new SetupError(`broker closed a connection during setup (${done()} CONNACKs so far)`);
-    const conn = new Conn(owner, firstIndex + i, { clock });
-    let bytes = encodeConnect(spec.clientId, { clean: spec.clean !== false, keepalive: spec.keepalive ?? 600 });
-    if (spec.topic) {
-      bytes = Buffer.concat([bytes, encodeSubscribe(1, spec.topic, spec.qos ?? 0)]);
-      issuedSubs++;
-    }
-    conn.open(port).then(
-      () => conn.write(bytes),
-      (err) => {
-        failures.push(err);
-        owner.wake();
-      },
-    );
-    conns.push(conn);
-  }
-  await owner.until(() => done() >= specs.length || owner.closedConns > 0 || failures.length > 0, Math.max(1, deadline - now()), `all ${specs.length} CONNACKs (${done()} so far)`);
+  };
+  await owner.until(
+    () => {
+      issue();
+      return done() >= specs.length || owner.closedConns > 0 || failures.length > 0;
+    },
+    timeoutMs,
+    `all ${specs.length} CONNACKs`,
+  );
   if (failures.length > 0) throw new SetupError(`connect failed: ${failures[0].message} (${done()} CONNACKs so far)`);
-  if (owner.closedConns > 0) throw new SetupError('broker closed a connection during setup');
+  if (owner.closedConns > 0) throw new SetupError(`broker closed a connection during setup (${done()} CONNACKs so far)`);
   const connectMs = now() - t0;
   if (owner.refused > 0) throw new SetupError(`${owner.refused} CONNECTs refused`);
-  await owner.until(() => owner.subacks - baseSubacks >= issuedSubs, Math.max(1, deadline - now()), `all ${issuedSubs} SUBACKs`);
+  await owner.until(() => owner.subacks - baseSubacks >= issuedSubs, Math.max(1, t0 + timeoutMs - now()), `all ${issuedSubs} SUBACKs`);
   if (owner.subFailures > 0) throw new SetupError(`${owner.subFailures} SUBSCRIBEs refused (SUBACK 0x80)`);
   return { conns, connectMs, readyMs: now() - t0 };
 }
