@@ -280,12 +280,8 @@ export class Broker implements Messaging {
       conn.writeRaw(sessionPresent ? CONNACK_ACCEPTED_PRESENT : CONNACK_ACCEPTED);
     }
     conn.startKeepAlive(keepAlive);
-    if (emitsLifecycleEvents(clientId)) {
-      const version = this.eventVersion++;
-      const topic = PRESENCE_CONNECTED + clientId;
-      if (this.wantsEvent(topic)) this.publishEvent(topic, connectedEvent(conn.info, version));
-    }
-    if (this.logger.isLevelEnabled('debug')) this.logger.debug({ clientId, remoteAddress: req.remoteAddress, sessionPresent }, 'client connected');
+    if (emitsLifecycleEvents(clientId)) this.publishEvent(PRESENCE_CONNECTED + clientId, connectedEvent(conn.info, this.eventVersion++));
+    this.logger.debug({ clientId, remoteAddress: req.remoteAddress, sessionPresent }, 'client connected');
 
     // Resume: retransmit unacknowledged PUBLISH (DUP) and PUBREL, in order [MQTT-4.4.0-1].
     for (const out of session.inflight.values()) {
@@ -318,11 +314,9 @@ export class Broker implements Messaging {
     this.stats.connections--;
     const info = conn.info!;
     if (emitsLifecycleEvents(s.clientId)) {
-      const version = this.eventVersion++;
-      const topic = PRESENCE_DISCONNECTED + s.clientId;
-      if (this.wantsEvent(topic)) this.publishEvent(topic, disconnectedEvent(info, version, conn.disconnectReason, conn.clientInitiated));
+      this.publishEvent(PRESENCE_DISCONNECTED + s.clientId, disconnectedEvent(info, this.eventVersion++, conn.disconnectReason, conn.clientInitiated));
     }
-    if (this.logger.isLevelEnabled('debug')) this.logger.debug({ clientId: s.clientId, reason: conn.disconnectReason }, 'client disconnected');
+    this.logger.debug({ clientId: s.clientId, reason: conn.disconnectReason }, 'client disconnected');
     this.index.redispatchShared(s);
     const will = s.will;
     s.will = null;
@@ -598,15 +592,6 @@ export class Broker implements Messaging {
 
   handleUnsubscribe(conn: Connection, packet: mqttPacket.IUnsubscribePacket): void {
     handleUnsubscribe(this, conn, packet);
-  }
-
-  /**
-   * Whether a lifecycle event on `topic` would reach anyone (a subscription, an in-process handler
-   * or an onMessage hook). Events nobody receives are not built: in a connection storm their JSON
-   * and routing were a few percent of each connect.
-   */
-  wantsEvent(topic: string): boolean {
-    return this.onMessage.length > 0 || this.index.hasReceivers(topic);
   }
 
   /** Publishes a lifecycle event (QoS 1, not retained). */

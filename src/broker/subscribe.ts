@@ -54,7 +54,7 @@ export function handleSubscribe(b: Broker, conn: Connection, p: mqttPacket.ISubs
   }
   conn.writePacket({ cmd: 'suback', messageId: p.messageId, granted } as IPacket & { cmd: string });
   for (const sub of retainedFor) sendRetained(b, conn, sub);
-  if (topics.length > 0 && emitsLifecycleEvents(s.clientId) && b.wantsEvent(SUBSCRIBED + s.clientId)) b.publishEvent(SUBSCRIBED + s.clientId, subscriptionEvent(info, true, topics));
+  if (topics.length > 0 && emitsLifecycleEvents(s.clientId)) b.publishEvent(SUBSCRIBED + s.clientId, subscriptionEvent(info, true, topics));
 }
 
 /** Reason code for one filter of a SUBSCRIBE (0 = acceptable). */
@@ -119,5 +119,5 @@ export function handleUnsubscribe(b: Broker, conn: Connection, p: mqttPacket.IUn
   }
   if (conn.protocolVersion === 5) conn.writePacket({ cmd: 'unsuback', messageId: p.messageId, granted: codes } as IPacket & { cmd: string });
   else conn.writePacket({ cmd: 'unsuback', messageId: p.messageId } as IPacket & { cmd: string });
-  if (topics.length > 0 && emitsLifecycleEvents(s.clientId) && b.wantsEvent(UNSUBSCRIBED + s.clientId)) b.publishEvent(UNSUBSCRIBED + s.clientId, subscriptionEvent(conn.info!, false, topics));
+  if (topics.length > 0 && emitsLifecycleEvents(s.clientId)) b.publishEvent(UNSUBSCRIBED + s.clientId, subscriptionEvent(conn.info!, false, topics));
 }

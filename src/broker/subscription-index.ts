@@ -215,18 +215,6 @@ export class SubscriptionIndex {
     };
   }
 
-  /** Whether a message on `topic` would reach a client or shared subscription or an in-process handler. */
-  hasReceivers(topic: string): boolean {
-    let found = false;
-    const seen = (): void => {
-      found = true;
-    };
-    this.clients.matchUncached(topic, seen);
-    if (!found) this.shared.matchUncached(topic, seen);
-    if (!found) this.internal.matchUncached(topic, seen);
-    return found;
-  }
-
   deliverInternal(msg: Message, client: ClientInfo | null): void {
     if (this.internal.size === 0) return;
     const visit = (h: MessageHandler): void => {
