@@ -123,7 +123,10 @@ interface Counters {
 interface Runner {
   rule: RuntimeRule;
   counters: Counters;
-  /** `[this]`, for Basic Ingest messages, which reach this rule only. */
+  /**
+   * For Basic Ingest messages, which reach this rule only: a runner of its own (same rule and
+   * counters) that never follows a leader.
+   */
   alone: readonly Runner[];
   /**
    * An earlier runner of the same group whose statement is this one's (same text and version, and
