@@ -163,7 +163,7 @@ export async function startThingport(config: ThingportConfig, opts: StartOptions
     shadows.historyRoutes(app);
     rules.routes(app, accessKeys);
   };
-  const metrics = createMetrics(() => broker.stats, { rules: () => rules.metrics() });
+  const metrics = createMetrics(() => broker.stats, { rules: () => rules.metrics(), store: () => store.counts });
   const startedAt = Date.now();
   const health = (): Record<string, unknown> => ({ uptimeSeconds: Math.round((Date.now() - startedAt) / 1000), connections: broker.stats.connections });
 

@@ -118,3 +118,19 @@ test('without a rules source no rule metrics are exported', async () => {
   const text = await createMetrics(fakeStats).render();
   assert.doesNotMatch(text, /thingport_rule/);
 });
+
+test('the durable store counters are exported when the store is given, read at scrape time', async () => {
+  const counts = { queuedWritten: 3, queuedCancelled: 40, updatesWritten: 1, updatesCancelled: 2, messagesWritten: 5, commits: 7 };
+  const metrics = createMetrics(fakeStats, { store: () => counts });
+  let s = samples(await metrics.render());
+  assert.equal(s.get('thingport_store_deliveries_written_total'), 3);
+  assert.equal(s.get('thingport_store_deliveries_cancelled_total'), 40);
+  assert.equal(s.get('thingport_store_updates_written_total'), 1);
+  assert.equal(s.get('thingport_store_updates_cancelled_total'), 2);
+  assert.equal(s.get('thingport_store_messages_written_total'), 5);
+  assert.equal(s.get('thingport_store_commits_total'), 7);
+  counts.queuedCancelled = 41;
+  s = samples(await metrics.render());
+  assert.equal(s.get('thingport_store_deliveries_cancelled_total'), 41);
+  assert.equal(samples(await createMetrics(fakeStats).render()).has('thingport_store_commits_total'), false);
+});

@@ -17,9 +17,21 @@ export interface Metrics {
   contentType: string;
 }
 
+/** The broker store's write-behind counters (SqliteBrokerStore.counts has this shape). */
+export interface StoreMetricsSnapshot {
+  queuedWritten: number;
+  queuedCancelled: number;
+  updatesWritten: number;
+  updatesCancelled: number;
+  messagesWritten: number;
+  commits: number;
+}
+
 export interface MetricsSources {
   /** The rules engine's counters (`thingport_rule*` metrics); without it they are not exported. */
   rules?: () => RuleMetricsSnapshot;
+  /** The durable store's counters (`thingport_store_*` metrics); without it they are not exported. */
+  store?: () => StoreMetricsSnapshot;
 }
 
 const PREFIX = 'thingport_';
@@ -101,6 +113,26 @@ export function createMetrics(getStats: () => BrokerStats, sources: MetricsSourc
   gauge('inflight_messages', 'QoS 1/2 messages sent to clients and not yet acknowledged.', (s) => s.inflightMessages);
   counter('backpressure_pauses_total', 'Times a publisher was paused because a receiver it feeds could not keep up.', (s) => s.backpressurePauses);
   if (sources.rules) registerRuleMetrics(registry, PREFIX, sources.rules);
+  const store = sources.store;
+  if (store) {
+    const storeCounter = (name: string, help: string, read: (c: StoreMetricsSnapshot) => number): void => {
+      new Counter({
+        name: PREFIX + name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read(store()));
+        },
+      });
+    };
+    storeCounter('store_deliveries_written_total', 'Deliveries to persistent sessions written to the store since start.', (c) => c.queuedWritten);
+    storeCounter('store_deliveries_cancelled_total', 'Deliveries to persistent sessions acknowledged (or dropped) before their batch committed, so never written.', (c) => c.queuedCancelled);
+    storeCounter('store_updates_written_total', 'State changes of stored deliveries (sent, PUBREC received) written since start.', (c) => c.updatesWritten);
+    storeCounter('store_updates_cancelled_total', 'State changes of stored deliveries not written because the acknowledgement came first.', (c) => c.updatesCancelled);
+    storeCounter('store_messages_written_total', 'Messages written once for several persistent sessions (shared message rows) since start.', (c) => c.messagesWritten);
+    storeCounter('store_commits_total', 'Store transactions committed since start.', (c) => c.commits);
+  }
 
   return { registry, render: () => registry.metrics(), contentType: registry.contentType };
 }
