@@ -16,6 +16,7 @@
  * an fsync per commit.
  */
 import Database from 'better-sqlite3';
+import type { StoreCounts } from '../core/index.js';
 import type { BrokerSnapshot, BrokerStore, QueuedEntry, QueuedState, StoredQueued, StoredSession, StoredSubscription } from './store.js';
 import { decodeProperties, encodeProperties, type Message, type QoS } from './message.js';
 import { openBrokerSchema } from './store-sqlite-schema.js';
@@ -47,22 +48,6 @@ export interface SqliteBrokerStoreOptions {
   onError?: (err: unknown) => void;
 }
 
-/** What the store did with queued deliveries since it opened (for tests and diagnostics). */
-export interface SqliteBrokerStoreCounts {
-  /** Deliveries written to `broker_queue`. */
-  queuedWritten: number;
-  /** Deliveries acknowledged (or dropped) before their batch committed, so never written. */
-  queuedCancelled: number;
-  /** State changes of written rows (sent, PUBREC received) written. */
-  updatesWritten: number;
-  /** State changes of written rows not written because the delivery was acknowledged first. */
-  updatesCancelled: number;
-  /** Rows written to `broker_messages` (messages shared by several receivers' rows). */
-  messagesWritten: number;
-  /** Transactions committed. */
-  commits: number;
-}
-
 export class SqliteBrokerStore implements BrokerStore {
   private readonly db: Database.Database;
   private readonly wb: WriteBehind<Op>;
@@ -75,7 +60,7 @@ export class SqliteBrokerStore implements BrokerStore {
   private nextMessageId = 1;
   /** Commit attempts so far: a shared message is inserted once per attempt (a failed one rolls back). */
   private attempt = 0;
-  readonly counts: SqliteBrokerStoreCounts = {
+  readonly counts: StoreCounts = {
     queuedWritten: 0,
     queuedCancelled: 0,
     updatesWritten: 0,

@@ -12,7 +12,7 @@ import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
 import { loadConfig, openDatabase, type SqliteDatabase, type ThingportConfig } from '../core/index.js';
 import { signSigV4 } from '../http/index.js';
-import { RulesError, openRulesReader, type RuleAction, type RuleTestInput, type StoredRule } from '../rules/index.js';
+import { RulesError, openRulesReader, ruleView, type RuleAction, type RuleTestInput, type StoredRule } from '../rules/index.js';
 import type { Endpoints } from '../main.js';
 
 export const RULES_HELP = `Usage: thingport rules test RULE --topic TOPIC (--payload TEXT | --payload-file FILE)
@@ -308,22 +308,9 @@ function listed(r: StoredRule): Record<string, unknown> {
   return { ruleName: r.ruleName, ruleArn: r.ruleArn, topicPattern: r.topicPattern, ruleDisabled: r.ruleDisabled, createdAt: new Date(r.createdAt).toISOString(), actions: r.actions.map(kindOf) };
 }
 
-/** GetTopicRule's output shape. */
+/** GetTopicRule's output shape, createdAt as ISO text, with the rule's tags. */
 function described(r: StoredRule): Record<string, unknown> {
-  return {
-    ruleArn: r.ruleArn,
-    rule: {
-      ruleName: r.ruleName,
-      sql: r.sql,
-      ...(r.description !== null ? { description: r.description } : {}),
-      createdAt: new Date(r.createdAt).toISOString(),
-      actions: r.actions,
-      ...(r.errorAction !== null ? { errorAction: r.errorAction } : {}),
-      ruleDisabled: r.ruleDisabled,
-      awsIotSqlVersion: r.awsIotSqlVersion,
-    },
-    ...(Object.keys(r.tags).length > 0 ? { tags: r.tags } : {}),
-  };
+  return { ...ruleView(r, 'iso'), ...(Object.keys(r.tags).length > 0 ? { tags: r.tags } : {}) };
 }
 
 function table(header: string[], rows: string[][]): string {

@@ -55,3 +55,19 @@ export function createBrokerStats(): BrokerStats {
     backpressurePauses: 0,
   };
 }
+
+/** What the durable store did with deliveries since it opened (SqliteBrokerStore.counts; /metrics exports it). */
+export interface StoreCounts {
+  /** Deliveries written to `broker_queue`. */
+  queuedWritten: number;
+  /** Deliveries acknowledged (or dropped) before their batch committed, so never written. */
+  queuedCancelled: number;
+  /** State changes of written rows (sent, PUBREC received) written. */
+  updatesWritten: number;
+  /** State changes of written rows not written because the delivery was acknowledged first. */
+  updatesCancelled: number;
+  /** Rows written to `broker_messages` (messages shared by several receivers' rows). */
+  messagesWritten: number;
+  /** Transactions committed. */
+  commits: number;
+}

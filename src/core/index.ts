@@ -7,7 +7,7 @@ export type { LoadConfigInput, LoadConfigResult } from './config.js';
 export { authorizersConfigSchema, configSchema, mqttConfigSchema, rulesConfigSchema } from './config-schema.js';
 export type { AuthorizersConfig, ThingportConfig, MqttConfig, RulesConfig } from './config-schema.js';
 export { DROP_REASONS, createBrokerStats } from './broker-stats.js';
-export type { BrokerStats, DropReason } from './broker-stats.js';
+export type { BrokerStats, DropReason, StoreCounts } from './broker-stats.js';
 export { arn, parseArn } from './arn.js';
 export type { Arn } from './arn.js';
 export { openDatabase, migrate } from './sqlite.js';

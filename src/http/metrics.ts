@@ -6,7 +6,7 @@
  */
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 // Type only: http must not depend on the broker at run time; main.ts passes the stats in.
-import type { BrokerStats } from '../core/index.js';
+import type { BrokerStats, StoreCounts } from '../core/index.js';
 import { registerRuleMetrics, type RuleMetricsSnapshot } from './metrics-rules.js';
 
 export interface Metrics {
@@ -17,21 +17,11 @@ export interface Metrics {
   contentType: string;
 }
 
-/** The broker store's write-behind counters (SqliteBrokerStore.counts has this shape). */
-export interface StoreMetricsSnapshot {
-  queuedWritten: number;
-  queuedCancelled: number;
-  updatesWritten: number;
-  updatesCancelled: number;
-  messagesWritten: number;
-  commits: number;
-}
-
 export interface MetricsSources {
   /** The rules engine's counters (`thingport_rule*` metrics); without it they are not exported. */
   rules?: () => RuleMetricsSnapshot;
   /** The durable store's counters (`thingport_store_*` metrics); without it they are not exported. */
-  store?: () => StoreMetricsSnapshot;
+  store?: () => StoreCounts;
 }
 
 const PREFIX = 'thingport_';
@@ -59,17 +49,18 @@ export function createMetrics(getStats: () => BrokerStats, sources: MetricsSourc
   };
   // prom-client counters only go up by inc(); the broker owns the running total, so each
   // scrape resets and re-adds it. The result is the broker's value, monotonic as it is.
-  const counter = (name: string, help: string, read: (s: BrokerStats) => number): void => {
+  const counterFrom = (name: string, help: string, read: () => number): void => {
     new Counter({
       name: PREFIX + name,
       help,
       registers,
       collect() {
         this.reset();
-        this.inc(read(getStats()));
+        this.inc(read());
       },
     });
   };
+  const counter = (name: string, help: string, read: (s: BrokerStats) => number): void => counterFrom(name, help, () => read(getStats()));
   const perQos = (name: string, help: string, read: (s: BrokerStats) => readonly number[]): void => {
     new Counter({
       name: PREFIX + name,
@@ -115,17 +106,7 @@ export function createMetrics(getStats: () => BrokerStats, sources: MetricsSourc
   if (sources.rules) registerRuleMetrics(registry, PREFIX, sources.rules);
   const store = sources.store;
   if (store) {
-    const storeCounter = (name: string, help: string, read: (c: StoreMetricsSnapshot) => number): void => {
-      new Counter({
-        name: PREFIX + name,
-        help,
-        registers,
-        collect() {
-          this.reset();
-          this.inc(read(store()));
-        },
-      });
-    };
+    const storeCounter = (name: string, help: string, read: (c: StoreCounts) => number): void => counterFrom(name, help, () => read(store()));
     storeCounter('store_deliveries_written_total', 'Deliveries to persistent sessions written to the store since start.', (c) => c.queuedWritten);
     storeCounter('store_deliveries_cancelled_total', 'Deliveries to persistent sessions acknowledged (or dropped) before their batch committed, so never written.', (c) => c.queuedCancelled);
     storeCounter('store_updates_written_total', 'State changes of stored deliveries (sent, PUBREC received) written since start.', (c) => c.updatesWritten);

@@ -22,6 +22,7 @@ import { RulesService } from './service.js';
 import { ProtoDescriptors, resolveSecret, type SqlLookups } from './sql/index.js';
 import { SqliteRulesStore } from './store-sqlite.js';
 import { registerLocalRoutes } from './local-routes.js';
+export { ruleView } from './local-routes.js';
 import { parseRulePayload } from './rule-payload.js';
 
 /** The service every adapter calls, and its error class. */

@@ -129,15 +129,18 @@ function routes(app: FastifyInstance, opts: LocalRoutesOptions): void {
   );
 }
 
-/** A rule as GetTopicRule answers it (createdAt in epoch seconds), with Thingport's own actions in full. */
-function ruleView(r: StoredRule): unknown {
+/**
+ * A rule as GetTopicRule answers it, with Thingport's own actions in full. `createdAt` in epoch
+ * seconds as AWS's API has it, or as ISO text for people (`thingport rules get`).
+ */
+export function ruleView(r: StoredRule, createdAt: 'epochSeconds' | 'iso' = 'epochSeconds'): { ruleArn: string; rule: Record<string, unknown> } {
   return {
     ruleArn: r.ruleArn,
     rule: {
       ruleName: r.ruleName,
       sql: r.sql,
       ...(r.description !== null ? { description: r.description } : {}),
-      createdAt: r.createdAt / 1000,
+      createdAt: createdAt === 'iso' ? new Date(r.createdAt).toISOString() : r.createdAt / 1000,
       actions: r.actions,
       ruleDisabled: r.ruleDisabled,
       awsIotSqlVersion: r.awsIotSqlVersion,
