@@ -62,7 +62,7 @@ export function qos0Variant(base, { rules, distinct = false }) {
         if ((m.depth === 0 && m.evaluated.length === rules && seen >= sent * rules) || Date.now() > deadline) break;
         await sleep(100);
       }
-      record.rulesCheck = { sent, evaluatedMin: Math.min(...m.evaluated), evaluatedMax: Math.max(...m.evaluated), matchedMin: Math.min(...m.matched), matchedMax: Math.max(...m.matched), queueDropped: m.dropped, rules: m.evaluated.length };
+      record.rulesCheck = { sent, evaluatedMin: Math.min(...m.evaluated), evaluatedMax: Math.max(...m.evaluated), matchedMin: Math.min(...m.matched), matchedMax: Math.max(...m.matched), queueDropped: m.dropped, workerRefused: m.refused, rules: m.evaluated.length };
       if (m.evaluated.length !== rules) record.problems.push(`${m.evaluated.length} rules on /metrics, expected ${rules}`);
       else if (m.dropped > 0) record.rulesNote = `rules queue dropped ${m.dropped.toLocaleString('en-US')} evaluations (${((m.dropped / (sent * rules)) * 100).toFixed(1)}%)`;
       else if (m.evaluated.some((e) => e !== sent)) record.problems.push(`rules evaluated ${record.rulesCheck.evaluatedMin}..${record.rulesCheck.evaluatedMax} messages of ${sent} published`);
@@ -112,7 +112,7 @@ function ruleCounters(text) {
   const per = (name) => [...text.matchAll(new RegExp(`^${name}\\{rule="[^"]*"\\} (\\S+)$`, 'gm'))].map((m) => Number(m[1]));
   const one = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
   const evaluated = per('thingport_rule_messages_evaluated_total');
-  return { evaluated, matched: per('thingport_rule_messages_matched_total'), dropped: one('thingport_rules_queue_dropped_total'), depth: one('thingport_rules_queue_depth') };
+  return { evaluated, matched: per('thingport_rule_messages_matched_total'), dropped: one('thingport_rules_queue_dropped_total'), depth: one('thingport_rules_queue_depth'), refused: one('thingport_rules_worker_refused_total') };
 }
 
 /** Runs bench/gen/rule-eval.mjs on the build at `root`; resolves with its result record. */
@@ -179,7 +179,10 @@ export function renderRulesSection(result) {
       if (cfg.rules > 0 && ok.length) {
         const c = ok.map((r) => r.rulesCheck).filter(Boolean);
         const kept = c.filter((x) => x.queueDropped === 0 && x.evaluatedMin === x.sent).length;
-        notes.unshift(`every rule evaluated every published message in ${kept}/${c.length} runs (e.g. ${fmtInt(c[0]?.sent)} published, ${fmtInt(c[0]?.evaluatedMin)} evaluated per rule, ${fmtInt(c[0]?.queueDropped)} dropped)`);
+        // Messages the evaluation worker could not take (it was behind) were evaluated on the broker's thread.
+        const refused = c.map((x) => (x.sent > 0 && Number.isFinite(x.workerRefused) ? x.workerRefused / x.sent : NaN)).filter(Number.isFinite);
+        const onMain = refused.length ? `; on the broker thread (worker behind): ${(median(refused) * 100).toFixed(1)}% of messages` : '';
+        notes.unshift(`every rule evaluated every published message in ${kept}/${c.length} runs (e.g. ${fmtInt(c[0]?.sent)} published, ${fmtInt(c[0]?.evaluatedMin)} evaluated per rule, ${fmtInt(c[0]?.queueDropped)} dropped${onMain})`);
       }
       // Broker CPU time per delivered message: what rules cost, whatever else ran on the machine.
       const usPerMsg = median(ok.filter((r) => r.brokerCpu > 0 && r.value > 0).map((r) => (r.brokerCpu / 100 / r.value) * 1e6));

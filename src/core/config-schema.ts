@@ -152,6 +152,11 @@ export const rulesConfigSchema = z.object({
   s3: s3ConfigSchema.default({}),
   /** Messages waiting for evaluation; beyond it they are dropped and counted. */
   maxQueue: z.number().int().min(1).max(10_000_000).default(100_000),
+  /**
+   * Evaluate rules in a worker thread, off the broker's thread (rules whose SQL needs no lookup,
+   * aws_lambda() or protobuf descriptors): `auto` when the machine has more than one core.
+   */
+  evaluationWorker: z.enum(['auto', 'on', 'off']).default('auto'),
   /** `nats` actions without `url` publish to this server. */
   nats: z.object({ url: z.string().min(1).default('nats://127.0.0.1:4222') }).strict().default({}),
   /** `amqp` actions without `url` publish to this broker (no credentials in the URL: guest/guest). */

@@ -14,6 +14,8 @@ export interface RuleMetricsSnapshot {
   errorActionFailures: number;
   queueDropped: number;
   queueDepth: number;
+  /** Messages the evaluation worker could not take (it was behind), evaluated on the main thread instead. */
+  workerRefused?: number;
   /** What cloudwatchMetric actions recorded: last value, sample count and sum per metric. */
   custom?: readonly { namespace: string; name: string; unit: string; last: number; count: number; sum: number }[];
 }
@@ -67,6 +69,15 @@ export function registerRuleMetrics(registry: Registry, prefix: string, read: ()
     collect() {
       this.reset();
       this.inc(read().queueDropped);
+    },
+  });
+  new Counter({
+    name: `${prefix}rules_worker_refused_total`,
+    help: 'Messages the rules evaluation worker could not take when they arrived (it was behind), evaluated on the broker thread instead.',
+    registers,
+    collect() {
+      this.reset();
+      this.inc(read().workerRefused ?? 0);
     },
   });
   new Gauge({

@@ -45,7 +45,7 @@ test('a message reaching several rules is parsed once, and each rule evaluates i
     m.rules.map((r) => [r.ruleName, r.evaluated, r.matched]),
     [['r1', 10, 4], ['r2', 10, 4], ['r3', 10, 4], ['own', 10, 4]],
   );
-  assert.deepEqual(engine.traces('r2').at(-1)?.output, { temp: 34, device: 'd9' });
+  assert.deepEqual((await engine.traces('r2')).at(-1)?.output, { temp: 34, device: 'd9' });
   engine.stop();
 });
 
@@ -71,10 +71,10 @@ test('rules with the same statement share one evaluation per message; newuuid() 
   assert.deepEqual(counts, { s1: 4, u1: 4, u2: 4 });
   const m = new Map(engine.metrics().rules.map((r) => [r.ruleName, [r.evaluated, r.matched]]));
   for (const n of ['s1', 's2', 's3']) assert.deepEqual(m.get(n), [4, 3], n);
-  assert.deepEqual(engine.traces('s3').map((t) => t.output), [undefined, { n: 1 }, { n: 2 }, { n: 3 }]);
+  assert.deepEqual((await engine.traces('s3')).map((t) => t.output), [undefined, { n: 1 }, { n: 2 }, { n: 3 }]);
   // newuuid() differs per evaluation, so each such rule evaluates for itself.
-  const a = engine.traces('u1').map((t) => (t.output as { id: string }).id);
-  const b = engine.traces('u2').map((t) => (t.output as { id: string }).id);
+  const a = (await engine.traces('u1')).map((t) => (t.output as { id: string }).id);
+  const b = (await engine.traces('u2')).map((t) => (t.output as { id: string }).id);
   assert.ok(a.every((id, i) => id !== b[i]));
   engine.stop();
 });
@@ -90,7 +90,7 @@ test('a shared evaluation error counts for every rule of the statement; a leader
   await engine.idle();
   assert.deepEqual(counts, { a: 1 });
   assert.deepEqual(engine.metrics().rules.map((r) => [r.ruleName, r.evaluated, r.sqlErrors]), [['a', 1, 1], ['b', 1, 1]]);
-  assert.equal(engine.traces('b')[0]?.error, 'boom');
+  assert.equal((await engine.traces('b'))[0]?.error, 'boom');
   // a changes its statement: b evaluates on its own from then on.
   engine.put(counted('a', `${SQLX} WHERE n > 5`, counts));
   await broker.publish({ topic: 'hand/t', payload: '{"n": 4}' });
@@ -103,7 +103,7 @@ test('a shared evaluation error counts for every rule of the statement; a leader
   await broker.publish({ topic: 'hand/t', payload: '{"n": 6}' });
   await engine.idle();
   assert.deepEqual(counts, { a: 4, b: 2, c: 1 });
-  assert.deepEqual(engine.traces('c').map((t) => t.output), [{ n: 5 }, { n: 6 }]);
+  assert.deepEqual((await engine.traces('c')).map((t) => t.output), [{ n: 5 }, { n: 6 }]);
   engine.stop();
 });
 
@@ -114,11 +114,11 @@ test('traceid() is the message\'s: every rule the message reaches sees the same 
   engine.put(rule('t2', parse, "SELECT traceid() AS id, n FROM 'tr/t'"));
   for (let n = 0; n < 3; n++) await broker.publish({ topic: 'tr/t', payload: JSON.stringify({ n }) });
   await engine.idle();
-  const one = engine.traces('t1').map((t) => (t.output as { id: string }).id);
-  const two = engine.traces('t2').map((t) => (t.output as { id: string }).id);
+  const one = (await engine.traces('t1')).map((t) => (t.output as { id: string }).id);
+  const two = (await engine.traces('t2')).map((t) => (t.output as { id: string }).id);
   assert.deepEqual(one, two);
   assert.equal(new Set(one).size, 3);
-  assert.deepEqual(engine.traces('t2').map((t) => t.traceId), one);
+  assert.deepEqual((await engine.traces('t2')).map((t) => t.traceId), one);
   engine.stop();
 });
 
@@ -135,7 +135,7 @@ test('an evaluation that settles after its trace slot was reused does not overwr
   await new Promise((r) => setImmediate(r));
   for (const r of release.splice(0)) r();
   await engine.idle();
-  assert.deepEqual(engine.traces('late').map((t) => (t.output as { n: number }).n), Array.from({ length: 20 }, (_, i) => i + 5));
+  assert.deepEqual((await engine.traces('late')).map((t) => (t.output as { n: number }).n), Array.from({ length: 20 }, (_, i) => i + 5));
   assert.equal(engine.metrics().rules[0]?.matched, 25);
   engine.stop();
 });
@@ -184,15 +184,15 @@ test('traces keep the last 20 evaluations, oldest first, and the trace id is the
   engine.put(rule('plain', parse, "SELECT n FROM 'ids/t' WHERE n > 100"));
   for (let n = 0; n < 25; n++) await broker.publish({ topic: 'ids/t', payload: JSON.stringify({ n }) });
   await engine.idle();
-  const ids = engine.traces('ids');
+  const ids = (await engine.traces('ids'));
   assert.deepEqual(ids.map((t) => (t.output as { n: number }).n), Array.from({ length: 20 }, (_, i) => i + 5));
   for (const t of ids) assert.equal(t.traceId, (t.output as { id: string }).id);
   // Ids made for the traces alone are UUIDs too, distinct, and stable from one read to the next.
-  const plain = engine.traces('plain');
+  const plain = (await engine.traces('plain'));
   assert.equal(plain.length, 20);
   assert.ok(plain.every((t) => !t.matched && /^[0-9a-f-]{36}$/.test(t.traceId)));
   assert.equal(new Set(plain.map((t) => t.traceId)).size, 20);
-  assert.deepEqual(engine.traces('plain').map((t) => t.traceId), plain.map((t) => t.traceId));
+  assert.deepEqual((await engine.traces('plain')).map((t) => t.traceId), plain.map((t) => t.traceId));
   engine.stop();
 });
 

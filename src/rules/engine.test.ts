@@ -97,7 +97,7 @@ test('republish: WHERE filters, templates in the topic, MQTT 5 headers, context 
   assert.deepEqual(JSON.parse(got[0]!.payload.toString()), { temp: 31, device: 'd1', cid: 'pub-1' });
   assert.equal(got[0]!.properties?.contentType, 'application/json');
   assert.deepEqual({ ...got[0]!.properties?.userProperties }, { src: 'sensors' });
-  const traces = rules.service.traces('temp_alarm');
+  const traces = await rules.service.traces('temp_alarm');
   assert.deepEqual(traces.map((t) => [t.matched, t.output ?? null, t.actions]), [
     [false, null, []],
     [true, { temp: 31, device: 'd1', cid: 'pub-1' }, [{ action: 'republish', ok: true }]],

@@ -6,12 +6,21 @@
  * counted (`queueDropped`), never unbounded memory. A message's payload is parsed once for all
  * the rules it reaches.
  * Any failed action triggers the rule's errorAction once per message with AWS's error payload.
+ *
+ * With the evaluation worker (`worker`, eval-offload.ts), a group whose statements all need nothing
+ * from the main thread is evaluated on another core: its messages go to the worker's ring, and
+ * only those that pass a rule with actions come back here to run them. A message the worker cannot
+ * take now (ring full, or behind by `maxQueue`) is evaluated here, as every message is without it.
  */
-import { randomUUID } from 'node:crypto';
 import type { ClientInfo, Message, MessageProperties, Messaging } from '../core/index.js';
 import type { Logger } from '../lib/index.js';
 import type { CompiledAction, Invocation } from './actions.js';
-import type { CompiledSql, SqlContext } from './sql/index.js';
+import { decodeProperties, type WorkerResult } from './eval-ring.js';
+import { contextNeeds, EvalOffload } from './eval-offload.js';
+import { statementKey, type CompiledSql, type SqlContext } from './sql/index.js';
+import { MessageTrace, newTraceRing, nextTrace, readTraces, TRACES_PER_RULE, tracedOutput, type RuleTrace, type TraceRecord, type TraceRing } from './traces.js';
+
+export type { RuleTrace } from './traces.js';
 
 export interface RuntimeRule {
   name: string;
@@ -30,54 +39,10 @@ export interface RulesMetrics {
   errorActionFailures: number;
   /** Rule evaluations (message x rule) dropped because the queue was full. */
   queueDropped: number;
-  /** Rule evaluations waiting now. */
+  /** Rule evaluations waiting now (here and in the evaluation worker). */
   queueDepth: number;
-}
-
-/** One message's passage through a rule, kept in a small ring per rule (beyond AWS: rules you can inspect). */
-export interface RuleTrace {
-  traceId: string;
-  topic: string;
-  at: number;
-  matched: boolean;
-  /** The SELECT output (bytes as `{ base64 }`), when matched. */
-  output?: unknown;
-  error?: string;
-  actions: { action: string; ok: boolean; error?: string }[];
-}
-
-/** How many traces each rule keeps. */
-const TRACES_PER_RULE = 20;
-
-/**
- * What the traces of one message share: its topic, arrival time and trace id. No reference to the
- * message's payload (a view may pin a socket chunk). The trace id is made only when something asks
- * for it — the SQL's traceid(), a template, an error action, or a read of the traces — since a
- * UUID per evaluation was a tenth of the engine's time.
- */
-class MessageTrace {
-  id: string | null = null;
-  constructor(
-    readonly topic: string,
-    readonly at: number,
-  ) {}
-  get traceId(): string {
-    return (this.id ??= randomUUID());
-  }
-}
-
-/**
- * One slot of a rule's trace ring, overwritten in place when the ring comes round (no allocation
- * per evaluation). `seq` tells a late writer — an aws_lambda() evaluation settling after the slot
- * was reused — that the slot is no longer its own.
- */
-interface TraceRecord {
-  seq: number;
-  message: MessageTrace;
-  matched: boolean;
-  output: unknown;
-  error: string | undefined;
-  actions: { action: string; ok: boolean; error?: string }[] | null;
+  /** Messages the evaluation worker could not take when they arrived (it was behind): evaluated on the main thread. */
+  workerRefused: number;
 }
 
 /**
@@ -107,16 +72,19 @@ class QueuedMessage implements SqlContext {
   }
 }
 
+/** A rule's counters and traces, by name (kept across replace, disable and enable). */
 interface Counters {
+  /** Evaluations on the main thread, plus those of the worker's retired slots of this rule. */
   evaluated: number;
   matched: number;
   sqlErrors: number;
   actions: Map<string, { succeeded: number; failed: number }>;
-  /** A ring: `traces[nextTrace % TRACES_PER_RULE]` is the next slot. */
-  traces: TraceRecord[];
-  nextTrace: number;
-  /** Evaluations recorded so far: the next slot's `seq`. */
-  seq: number;
+  /** Evaluations on the main thread. */
+  traces: TraceRing;
+  /** The rule's slots in the worker (the running one, and removed ones not yet retired): their counts add to the above. */
+  slots: Set<number>;
+  /** Action results of messages the worker evaluated, by trace id (the worker keeps those traces); the newest few. */
+  actionResults: Map<string, NonNullable<TraceRecord['actions']>>;
 }
 
 /** A running rule with its counters (kept on it so the hot path needs no lookup by name). */
@@ -135,6 +103,12 @@ interface Runner {
   leader: Runner | null;
   /** Some later runner of the group follows this one. */
   leads: boolean;
+  /** Its slot in the evaluation worker, or -1 when the main thread evaluates it. */
+  slot: number;
+  /** The worker group of its Basic Ingest messages (this rule alone), or -1. */
+  aloneGroup: number;
+  /** What of a message's context the worker needs for this rule (eval-offload.ts contextNeeds). */
+  needs: number;
   /** As a leader, during a drain: the entry last evaluated, its document, and its output or error. */
   lastEntry: QueuedMessage | null;
   lastDoc: unknown;
@@ -146,12 +120,11 @@ interface Runner {
 interface FilterGroup {
   /** Replaced, never changed in place: queued entries keep the set of rules they were queued for. */
   runners: readonly Runner[];
+  /** The worker group of these runners, or -1 when one of them must run on the main thread. */
+  wgroup: number;
+  /** What of a message's context the worker group's rules read. */
+  needs: number;
   unsubscribe: () => void;
-}
-
-/** A statement's identity for sharing its evaluation between rules. */
-function statementKey(sql: CompiledSql): string | null {
-  return sql.shareable && !sql.async ? `${sql.sqlVersion}\n${sql.text}` : null;
 }
 
 /** Gives each runner of a group its leader: the first earlier runner with the same statement. */
@@ -174,6 +147,8 @@ export interface EngineDeps {
   logger: Logger;
   /** Rule evaluations (message x rule) that may wait; beyond it they are dropped and counted. */
   maxQueue: number;
+  /** Evaluate what can be in a worker thread (eval-offload.ts); off by default. */
+  worker?: boolean;
   now?: () => number;
 }
 
@@ -196,18 +171,35 @@ export class RuleEngine {
   /** Runners that kept an evaluation for followers in the current drain. */
   private readonly leading: Runner[] = [];
   private queueDropped = 0;
+  /** Messages for the worker that it could not take (ring full, or behind by maxQueue): evaluated here. */
+  private workerRefused = 0;
   private errorActionFailures = 0;
   private basicIngestOff: (() => void) | null = null;
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
   private readonly now: () => number;
   private readonly drainFn = (): void => this.drain();
+  /** The evaluation worker, when `worker` is on. */
+  private readonly offload: EvalOffload | null;
+  /** Runners by worker slot, until the worker retires the slot (results may still arrive after a remove). */
+  private readonly slotRunners = new Map<number, Runner>();
 
   constructor(private readonly deps: EngineDeps) {
     this.now = deps.now ?? Date.now;
+    this.offload = deps.worker
+      ? new EvalOffload({
+          accountId: deps.accountId,
+          logger: deps.logger,
+          maxPending: deps.maxQueue,
+          onResult: (slot, r) => this.onWorkerResult(slot, r),
+          onRetired: (slot, counts) => this.onSlotRetired(slot, counts),
+          onError: (slot, error) => this.deps.logger.warn({ rule: this.slotRunners.get(slot)?.rule.name, error }, 'rule evaluation failed'),
+        })
+      : null;
   }
 
   start(): void {
+    this.offload?.start();
     this.basicIngestOff ??= this.deps.messaging.subscribe(`${BASIC_INGEST_PREFIX}#`, (m, c) => this.onBasicIngest(m, c));
   }
 
@@ -216,7 +208,12 @@ export class RuleEngine {
     this.basicIngestOff = null;
     for (const g of this.groups.values()) g.unsubscribe();
     this.groups.clear();
-    this.rules.clear();
+    for (const name of [...this.rules.keys()]) this.remove(name);
+  }
+
+  /** Stops the evaluation worker (after `stop()` and `idle()`). */
+  async close(): Promise<void> {
+    await this.offload?.stop();
   }
 
   /** Starts (or restarts, after a replace) running a rule. */
@@ -224,21 +221,34 @@ export class RuleEngine {
     this.remove(rule.name);
     let counters = this.counters.get(rule.name);
     if (counters === undefined) {
-      counters = { evaluated: 0, matched: 0, sqlErrors: 0, actions: new Map(), traces: [], nextTrace: 0, seq: 0 };
+      counters = { evaluated: 0, matched: 0, sqlErrors: 0, actions: new Map(), traces: newTraceRing(), slots: new Set(), actionResults: new Map() };
       this.counters.set(rule.name, counters);
     }
+    const off = this.offload;
+    const slot = off !== null && EvalOffload.canEvaluate(rule.sql) ? off.addRule(rule.sql, rule.actions.length > 0) : -1;
     // Basic Ingest reaches a rule alone: its own runner, which never follows a leader.
-    const alone: Runner[] = [{ rule, counters, alone: [], leader: null, leads: false, lastEntry: null, lastDoc: undefined, lastOutput: undefined, lastError: undefined }];
-    const runner: Runner = { rule, counters, alone, leader: null, leads: false, lastEntry: null, lastDoc: undefined, lastOutput: undefined, lastError: undefined };
+    const alone: Runner[] = [newRunner(rule, counters, [], slot)];
+    const runner = newRunner(rule, counters, alone, slot);
+    if (slot >= 0) {
+      runner.needs = alone[0]!.needs = contextNeeds(rule.sql, rule.actions.length > 0);
+      counters.slots.add(slot);
+      this.slotRunners.set(slot, runner);
+      runner.aloneGroup = off!.addGroup([slot]);
+    }
     this.rules.set(rule.name, runner);
     const filter = rule.sql.topicFilter;
     const group = this.groups.get(filter);
     if (group !== undefined) {
-      group.runners = withLeaders([...group.runners, runner]);
+      this.setRunners(group, [...group.runners, runner]);
       return;
     }
-    const g: FilterGroup = { runners: [runner], unsubscribe: () => {} };
-    g.unsubscribe = this.deps.messaging.subscribe(filter, (m, c) => this.enqueue(g.runners, m, c, m.topic));
+    const g: FilterGroup = { runners: [], wgroup: -1, needs: 0, unsubscribe: () => {} };
+    this.setRunners(g, [runner]);
+    g.unsubscribe = this.deps.messaging.subscribe(filter, (m, c) => {
+      if (g.wgroup >= 0 && this.offload!.submit(g.wgroup, g.runners.length, g.needs, m.topic, m, c)) return;
+      if (g.wgroup >= 0) this.workerRefused++;
+      this.enqueue(g.runners, m, c, m.topic);
+    });
     this.groups.set(filter, g);
   }
 
@@ -246,15 +256,32 @@ export class RuleEngine {
     const r = this.rules.get(name);
     if (r === undefined) return;
     this.rules.delete(name);
+    if (r.slot >= 0) {
+      this.offload!.removeGroup(r.aloneGroup);
+      this.offload!.removeRule(r.slot);
+    }
     const filter = r.rule.sql.topicFilter;
     const g = this.groups.get(filter);
     if (g === undefined) return;
     // Queued entries keep the old array; runners whose leader left get a new one (or lead).
-    g.runners = withLeaders(g.runners.filter((x) => x !== r));
+    this.setRunners(
+      g,
+      g.runners.filter((x) => x !== r),
+    );
     if (g.runners.length === 0) {
       g.unsubscribe();
       this.groups.delete(filter);
     }
+  }
+
+  /** A group's new set of runners: leaders, and the worker group (when every runner is the worker's). */
+  private setRunners(g: FilterGroup, runners: Runner[]): void {
+    g.runners = withLeaders(runners);
+    const off = this.offload;
+    if (off === null) return;
+    off.removeGroup(g.wgroup);
+    g.wgroup = runners.length > 0 && runners.every((r) => r.slot >= 0) ? off.addGroup(runners.map((r) => r.slot)) : -1;
+    g.needs = runners.reduce((n, r) => n | r.needs, 0);
   }
 
   /** Forgets a deleted rule's counters too. */
@@ -270,7 +297,12 @@ export class RuleEngine {
     const name = slash < 0 ? rest : rest.slice(0, slash);
     const r = this.rules.get(name);
     if (r === undefined) return;
-    this.enqueue(r.alone, m, c, slash < 0 ? '' : rest.slice(slash + 1));
+    const topic = slash < 0 ? '' : rest.slice(slash + 1);
+    if (r.aloneGroup >= 0) {
+      if (this.offload!.submit(r.aloneGroup, 1, r.needs, topic, m, c)) return;
+      this.workerRefused++;
+    }
+    this.enqueue(r.alone, m, c, topic);
   }
 
   private enqueue(runners: readonly Runner[], message: Message, client: ClientInfo | null, topic: string): void {
@@ -346,7 +378,7 @@ export class RuleEngine {
   private process(runner: Runner, q: QueuedMessage): void {
     const { rule, counters } = runner;
     counters.evaluated++;
-    const trace = nextTrace(counters, q.trace!);
+    const trace = nextTrace(counters.traces, q.trace!);
     const seq = trace.seq;
     const lead = runner.leader;
     if (lead !== null && lead.lastEntry === q) {
@@ -409,15 +441,47 @@ export class RuleEngine {
     const own = trace.seq === seq;
     if (own) {
       trace.matched = true;
-      // A binary output is a view of the socket's read buffer: the trace keeps a copy, not the chunk.
-      trace.output = Buffer.isBuffer(output) ? Buffer.from(output) : output;
+      trace.output = tracedOutput(output);
     }
     if (rule.actions.length === 0) return;
     // The action results go to this list; the slot shows it while it is still this message's.
     const traced: NonNullable<TraceRecord['actions']> = [];
     if (own) trace.actions = traced;
+    this.startActions(rule, q, { output, doc, ctx: q }, counters, traced);
+  }
+
+  /** A message the worker evaluated passed a rule with actions: run them here (the worker counted and traced it). */
+  private onWorkerResult(slot: number, r: WorkerResult): void {
+    const runner = this.slotRunners.get(slot);
+    if (runner === undefined) return;
+    const { rule, counters } = runner;
+    const payload = Buffer.from(r.payload.buffer, r.payload.byteOffset, r.payload.byteLength);
+    const properties = r.properties === null ? null : (decodeProperties(r.properties) as MessageProperties);
+    const q = new QueuedMessage(runner.alone, r.topic, payload, r.clientId, r.principal, r.sourceIp, this.deps.accountId, properties);
+    q.timestamp = r.timestamp;
+    q.trace = new MessageTrace(r.topic, r.timestamp, r.traceId);
+    const traced: NonNullable<TraceRecord['actions']> = [];
+    counters.actionResults.set(r.traceId, traced);
+    // The worker keeps the last TRACES_PER_RULE traces; older action results are of no use.
+    if (counters.actionResults.size > TRACES_PER_RULE * 2) counters.actionResults.delete(counters.actionResults.keys().next().value!);
+    this.startActions(rule, q, { output: r.output, doc: rule.sql.parsePayload(payload), ctx: q }, counters, traced);
+  }
+
+  /** The worker is done with a slot of a removed rule: its counts stay with the rule's name. */
+  private onSlotRetired(slot: number, counts: { evaluated: number; matched: number; sqlErrors: number }): void {
+    const runner = this.slotRunners.get(slot);
+    this.slotRunners.delete(slot);
+    if (runner === undefined) return;
+    const c = runner.counters;
+    if (!c.slots.delete(slot) || this.counters.get(runner.rule.name) !== c) return;
+    c.evaluated += counts.evaluated;
+    c.matched += counts.matched;
+    c.sqlErrors += counts.sqlErrors;
+  }
+
+  private startActions(rule: RuntimeRule, q: QueuedMessage, inv: Invocation, counters: Counters, traced: NonNullable<TraceRecord['actions']>): void {
     this.inFlight++;
-    void this.runActions(rule, q, { output, doc, ctx: q }, counters, traced).finally(() => {
+    void this.runActions(rule, q, inv, counters, traced).finally(() => {
       this.inFlight--;
       this.checkIdle();
     });
@@ -457,36 +521,58 @@ export class RuleEngine {
     }
   }
 
+  /** A rule's counts: the main thread's (with retired worker slots) plus its live worker slots'. */
+  private counts(c: Counters): { evaluated: number; matched: number; sqlErrors: number } {
+    let { evaluated, matched, sqlErrors } = c;
+    for (const slot of c.slots) {
+      const w = this.offload!.counts(slot);
+      evaluated += w.evaluated;
+      matched += w.matched;
+      sqlErrors += w.sqlErrors;
+    }
+    return { evaluated, matched, sqlErrors };
+  }
+
   /** Counters for /metrics. */
   metrics(): RulesMetrics {
     const rules: RulesMetrics['rules'] = [];
     const actions: RulesMetrics['actions'] = [];
     for (const [ruleName, c] of this.counters) {
-      rules.push({ ruleName, evaluated: c.evaluated, matched: c.matched, sqlErrors: c.sqlErrors });
+      rules.push({ ruleName, ...this.counts(c) });
       for (const [action, a] of c.actions) actions.push({ ruleName, action, succeeded: a.succeeded, failed: a.failed });
     }
-    return { rules, actions, errorActionFailures: this.errorActionFailures, queueDropped: this.queueDropped, queueDepth: this.pending };
+    return { rules, actions, errorActionFailures: this.errorActionFailures, queueDropped: this.queueDropped, queueDepth: this.pending + (this.offload?.pending() ?? 0), workerRefused: this.workerRefused };
   }
 
-  /** The rule's most recent traces, oldest first (empty for an unknown rule). */
-  traces(name: string): RuleTrace[] {
+  /**
+   * The rule's most recent traces, oldest first (empty for an unknown rule): those of the main
+   * thread and, for a rule the worker evaluates, the worker's, with the action results run here.
+   */
+  async traces(name: string): Promise<RuleTrace[]> {
     const c = this.counters.get(name);
     if (c === undefined) return [];
-    const n = c.traces.length;
-    const out: RuleTrace[] = [];
-    // Oldest first: once the ring is full, the next slot holds the oldest.
-    for (let i = 0; i < n; i++) {
-      const t = c.traces[(c.nextTrace + i) % n]!;
-      const r: RuleTrace = { traceId: t.message.traceId, topic: t.message.topic, at: t.message.at, matched: t.matched, actions: t.actions === null ? [] : [...t.actions] };
-      if (t.matched) r.output = Buffer.isBuffer(t.output) ? { base64: t.output.toString('base64') } : t.output;
-      if (t.error !== undefined) r.error = t.error;
-      out.push(r);
+    let out = readTraces(c.traces);
+    if (c.slots.size === 0) return out;
+    for (const slot of c.slots) {
+      for (const t of await this.offload!.traces(slot)) out.push({ ...t, actions: [...(c.actionResults.get(t.traceId) ?? [])] });
     }
+    // Merged by arrival (sort is stable: each source is already in order).
+    out.sort((a, b) => a.at - b.at);
+    if (out.length > TRACES_PER_RULE) out = out.slice(out.length - TRACES_PER_RULE);
     return out;
   }
 
-  /** Resolves when the queue is empty and no action is running (tests, shutdown). */
-  idle(): Promise<void> {
+  /** Resolves when nothing is queued (here or in the worker) and no action is running (tests, shutdown). */
+  async idle(): Promise<void> {
+    for (;;) {
+      await this.offload?.sync();
+      await this.localIdle();
+      // Actions (a republish) may have queued more for the worker meanwhile.
+      if ((this.offload?.pending() ?? 0) === 0 && this.pending === 0 && this.inFlight === 0 && !this.draining) return;
+    }
+  }
+
+  private localIdle(): Promise<void> {
     if (this.pending === 0 && this.inFlight === 0 && !this.draining) return Promise.resolve();
     return new Promise((r) => this.idleWaiters.push(r));
   }
@@ -496,24 +582,8 @@ export class RuleEngine {
   }
 }
 
-/** The rule's next trace slot, reset for a new evaluation of the message (created while the ring fills). */
-function nextTrace(c: Counters, message: MessageTrace): TraceRecord {
-  const i = c.nextTrace;
-  c.nextTrace = (i + 1) % TRACES_PER_RULE;
-  const seq = ++c.seq;
-  let t = c.traces[i];
-  if (t === undefined) {
-    t = { seq, message, matched: false, output: undefined, error: undefined, actions: null };
-    c.traces.push(t);
-    return t;
-  }
-  t.seq = seq;
-  t.message = message;
-  t.matched = false;
-  t.output = undefined;
-  t.error = undefined;
-  t.actions = null;
-  return t;
+function newRunner(rule: RuntimeRule, counters: Counters, alone: readonly Runner[], slot: number): Runner {
+  return { rule, counters, alone, leader: null, leads: false, slot, aloneGroup: -1, needs: 0, lastEntry: null, lastDoc: undefined, lastOutput: undefined, lastError: undefined };
 }
 
 function counterOf(c: Counters, kind: string): { succeeded: number; failed: number } {
@@ -524,4 +594,3 @@ function counterOf(c: Counters, kind: string): { succeeded: number; failed: numb
   }
   return a;
 }
-

@@ -13,6 +13,7 @@ import { rulesConfigSchema, type RulesConfig } from './config.js';
 import { Destinations } from './destinations.js';
 import { ExternalTargets } from './external-targets.js';
 import type { RulesMetrics } from './engine.js';
+import { evaluationWorkerWanted } from './eval-offload.js';
 import type { StoredRule } from './model.js';
 import type { RuleTestInput, RuleTestResult } from './rule-test.js';
 import { createRulesHandlers } from './http.js';
@@ -142,6 +143,7 @@ export function createRules(deps: RulesDeps): Rules {
     accountId: deps.accountId,
     logger,
     maxQueue: config.maxQueue,
+    worker: evaluationWorkerWanted(config.evaluationWorker),
     ...(deps.now ? { now: deps.now } : {}),
   });
   return {
@@ -166,7 +168,7 @@ export function createRules(deps: RulesDeps): Rules {
     stop: async () => {
       service.stop();
       await service.engine.idle();
-      await Promise.all([external.close(), s3.close()]);
+      await Promise.all([service.engine.close(), external.close(), s3.close()]);
     },
     idle: () => service.engine.idle(),
   };

@@ -28,7 +28,7 @@ const ERROR_TYPES: Record<string, string> = { 'rules.sql_parse': 'SqlParseExcept
 export interface LocalRoutesOptions {
   store: RulesStore;
   test: (name: string, input: RuleTestInput) => RuleTestResult[];
-  traces: (name: string) => unknown[];
+  traces: (name: string) => Promise<unknown[]>;
   /** Thingport's rule API: create or replace from a raw JSON payload, read, delete. */
   rules: {
     put(name: string, payload: unknown): StoredRule;
@@ -58,7 +58,7 @@ function routes(app: FastifyInstance, opts: LocalRoutesOptions): void {
       const key = await opts.authenticate(claim.accessKeyId);
       if (key === null) throw new AwsServiceError('UnrecognizedClientException', 'The security token included in the request is invalid.', 403);
       verifySigV4(sreq, claim, { secretAccessKey: key.secretAccessKey, region: opts.region, services: ['iot'], now: Date.now() });
-      return reply.code(200).type('application/json').send(toJsonText(run(request, body)));
+      return reply.code(200).type('application/json').send(toJsonText(await run(request, body)));
     } catch (err) {
       const e =
         err instanceof AwsServiceError
@@ -112,7 +112,7 @@ function routes(app: FastifyInstance, opts: LocalRoutesOptions): void {
 
   app.get(
     '/rules/:ruleName/traces',
-    handle((request) => ({ traces: opts.traces((request.params as { ruleName: string }).ruleName) })),
+    handle(async (request) => ({ traces: await opts.traces((request.params as { ruleName: string }).ruleName) })),
   );
 
   app.post(

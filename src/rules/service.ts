@@ -29,6 +29,8 @@ export interface RulesServiceDeps {
   accountId: string;
   logger: Logger;
   maxQueue: number;
+  /** Evaluate what can be in a worker thread (see RuleEngine). */
+  worker?: boolean;
   now?: () => number;
 }
 
@@ -39,7 +41,7 @@ export class RulesService {
 
   constructor(private readonly deps: RulesServiceDeps) {
     this.now = deps.now ?? Date.now;
-    this.engine = new RuleEngine({ messaging: deps.messaging, accountId: deps.accountId, logger: deps.logger, maxQueue: deps.maxQueue, now: this.now });
+    this.engine = new RuleEngine({ messaging: deps.messaging, accountId: deps.accountId, logger: deps.logger, maxQueue: deps.maxQueue, worker: deps.worker ?? false, now: this.now });
     this.actionDeps = { ...deps.actionDeps, store: deps.store, destinations: deps.destinations, messaging: deps.messaging };
   }
 
@@ -49,14 +51,17 @@ export class RulesService {
    * logged and skipped.
    */
   start(definitions: Readonly<Record<string, unknown>> = {}): void {
+    // Running first, so that the configured rules go to the evaluation worker too.
+    this.engine.start();
     for (const [name, raw] of Object.entries(definitions)) {
       try {
         this.putRule(name, parseRulePayload(raw));
       } catch (err) {
+        this.engine.stop();
+        void this.engine.close();
         throw new RulesError((err as RulesError).code ?? 'rules.invalid_request', `rules.definitions.${name}: ${(err as Error).message}`, { cause: err });
       }
     }
-    this.engine.start();
     for (const r of this.deps.store.listRules()) {
       if (r.ruleDisabled || Object.hasOwn(definitions, r.ruleName)) continue;
       try {
@@ -169,7 +174,7 @@ export class RulesService {
   }
 
   /** The rule's recent per-message traces (traceid, matched, output, action results). */
-  traces(name: string): RuleTrace[] {
+  async traces(name: string): Promise<RuleTrace[]> {
     this.getRule(name);
     return this.engine.traces(name);
   }

@@ -40,7 +40,7 @@ type Place = 'statement' | 'template';
  * 2016-03-23 (and beta) "numeric values that are whole numbers ... are processed as an Int"
  * (developer guide, "Data types").
  */
-function keepsWholeDecimals(sqlVersion: string): boolean {
+export function keepsWholeDecimals(sqlVersion: string): boolean {
   return sqlVersion === '2015-10-08';
 }
 
@@ -84,10 +84,15 @@ const isObject = isPlainObject;
  * the bytes. `decimals` (SQL 2015-10-08): numbers written `7.0` or `1e3` are Decimals (json.ts).
  */
 export function parsePayload(payload: Buffer, decimals = false): unknown {
-  if (payload.length === 0) return undefined;
+  // toString() without arguments is Node's UTF-8 fast path (no encoding lookup, no range checks).
+  return payload.length === 0 ? undefined : parsePayloadText(payload.toString(), decimals);
+}
+
+/** The same for a payload already read as text (the evaluation worker reads it from its ring). */
+export function parsePayloadText(text: string, decimals: boolean): unknown {
+  if (text.length === 0) return undefined;
   try {
-    // toString() without arguments is Node's UTF-8 fast path (no encoding lookup, no range checks).
-    return parseJsonText(payload.toString(), decimals);
+    return parseJsonText(text, decimals);
   } catch {
     return undefined;
   }
@@ -572,6 +577,14 @@ export function compileSql(sql: string, opts: CompileOptions = {}): CompiledSql 
       }
     },
   };
+}
+
+/**
+ * A statement's identity for sharing its evaluation between rules: rules whose statements have the
+ * same key give the same output for the same message. Null when the statement is never shared.
+ */
+export function statementKey(sql: CompiledSql): string | null {
+  return sql.shareable && !sql.async ? `${sql.sqlVersion}\n${sql.text}` : null;
 }
 
 /** Compiles one expression for substitution templates (`${expr}` in action fields). */

@@ -1,0 +1,354 @@
+/**
+ * The shared-memory queue between the rules engine (main thread, one writer) and its evaluation
+ * worker (one reader): a byte ring in a SharedArrayBuffer. The engine writes each message as one
+ * record — no object, promise or postMessage per message — and wakes the worker only when it sleeps.
+ *
+ * Layout of the control words (Int32Array over `control`):
+ *   HEAD     byte offset the writer writes next (published with Atomics.store after each record)
+ *   TAIL     byte offset the reader reads next (published after each record)
+ *   SLEEPING 1 while the reader waits on HEAD (the writer clears it and notifies once)
+ *
+ * A record (4-byte aligned, at HEAD): eight u32 words, then the bytes.
+ *   [0] record length in bytes (0: the writer wrapped, the next record is at offset 0)
+ *   [1] group id (CONTROL: a control record, JSON in the bytes)
+ *   [2] topic bytes      [3] payload bytes
+ *   [4] client id bytes  [5] principal bytes  [6] source IP bytes  [7] properties bytes
+ *       (NONE for a null string; properties are JSON)
+ * The ring is never full to the byte: HEAD === TAIL always means empty.
+ *
+ * Counters (Float64Array over `counters`): per rule slot, evaluated / matched / sqlErrors, written
+ * by the worker, read by /metrics; DONE (after the slots) is the evaluations the worker finished.
+ */
+import { SqlDecimal } from './sql/index.js';
+
+export const HEAD = 0;
+export const TAIL = 1;
+export const SLEEPING = 2;
+export const CONTROL_WORDS = 4;
+
+export const CONTROL = 0;
+export const NONE = 0xffffffff;
+export const HEADER_BYTES = 32;
+
+/** Counter words per rule slot: evaluated, matched, sqlErrors. */
+export const SLOT_WORDS = 3;
+
+/**
+ * Node's own UTF-8 encoder and decoder on a Buffer: what `write()` and `toString()` call after
+ * their argument checks, which were a third of the cost for the short strings of a record.
+ */
+interface Utf8Buffer {
+  utf8Write(s: string, offset: number): number;
+  utf8Slice(start: number, end: number): string;
+}
+
+/** Which of a message's context a worker group's rules read (a record carries only those). */
+export const NEEDS_CLIENT_ID = 1;
+export const NEEDS_PRINCIPAL = 2;
+export const NEEDS_SOURCE_IP = 4;
+export const NEEDS_PROPERTIES = 8;
+export const NEEDS_ALL = 15;
+
+/** Both ends' view of the shared memory. */
+export interface RingMemory {
+  control: SharedArrayBuffer;
+  ring: SharedArrayBuffer;
+  counters: SharedArrayBuffer;
+  /** Rule slots the counters hold; DONE is at `slots * SLOT_WORDS`. */
+  slots: number;
+}
+
+export function allocateRing(ringBytes: number, slots: number): RingMemory {
+  return {
+    control: new SharedArrayBuffer(CONTROL_WORDS * 4),
+    ring: new SharedArrayBuffer(ringBytes & ~3),
+    counters: new SharedArrayBuffer((slots * SLOT_WORDS + 1) * 8),
+    slots,
+  };
+}
+
+/** What the worker is told through the ring (in order with the messages). */
+export type ControlRecord =
+  | { op: 'rule'; slot: number; sql: string; sqlVersion: string; results: boolean }
+  | { op: 'unrule'; slot: number }
+  | { op: 'group'; id: number; slots: number[] }
+  | { op: 'ungroup'; id: number }
+  | { op: 'sync'; id: number };
+
+/** What the worker posts back. */
+export type WorkerReply =
+  | { op: 'results'; results: WorkerResult[] }
+  | { op: 'unruled'; slot: number }
+  | { op: 'synced'; id: number }
+  | { op: 'traces'; id: number; traces: TransferTrace[] }
+  | { op: 'failed'; slot: number; error: string };
+
+/** A message that passed a worker-evaluated rule which has actions: the main thread runs them. */
+export interface WorkerResult {
+  slot: number;
+  topic: string;
+  payload: Uint8Array;
+  clientId: string | null;
+  principal: string | null;
+  sourceIp: string | null;
+  properties: string | null;
+  traceId: string;
+  timestamp: number;
+  /** The SELECT output, encoded with `encodeValue`. */
+  output: unknown;
+}
+
+/** A trace as the worker sends it (output encoded with `encodeValue`). */
+export interface TransferTrace {
+  traceId: string;
+  topic: string;
+  at: number;
+  matched: boolean;
+  output?: unknown;
+  error?: string;
+}
+
+/**
+ * SQL values across threads. Structured clone keeps objects, arrays, strings, numbers, booleans and
+ * null, and turns a Buffer into a Uint8Array; a whole Decimal (SqlDecimal) would lose its class, so
+ * it travels as a one-entry Map (no SQL value is a Map).
+ */
+export function encodeValue(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (v instanceof SqlDecimal) return new Map([['decimal', v.text]]);
+  // A copy: a binary output may view the ring, which the writer reuses.
+  if (Buffer.isBuffer(v)) return new Uint8Array(v);
+  if (Array.isArray(v)) return v.map(encodeValue);
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) out[k] = encodeValue((v as Record<string, unknown>)[k]);
+  return out;
+}
+
+export function decodeValue(v: unknown): unknown {
+  if (v === null || typeof v !== 'object') return v;
+  if (v instanceof Map) {
+    const text = v.get('decimal') as string;
+    return new SqlDecimal(Number(text), text);
+  }
+  if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  if (Array.isArray(v)) return v.map(decodeValue);
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(v)) out[k] = decodeValue((v as Record<string, unknown>)[k]);
+  return out;
+}
+
+/** MQTT 5 properties as JSON text in a record (correlation data as base64). */
+export function encodeProperties(p: object): string {
+  const c = (p as { correlationData?: Buffer }).correlationData;
+  return JSON.stringify(c === undefined ? p : { ...p, correlationData: c.toString('base64') });
+}
+
+export function decodeProperties(text: string): Record<string, unknown> {
+  const p = JSON.parse(text) as Record<string, unknown>;
+  if (typeof p.correlationData === 'string') p.correlationData = Buffer.from(p.correlationData, 'base64');
+  return p;
+}
+
+/**
+ * The writing end (main thread). `write` returns false when the record does not fit (the reader is
+ * behind by nearly the ring's size): the caller evaluates that message itself.
+ */
+export class RingWriter {
+  private readonly control: Int32Array;
+  private readonly words: Uint32Array;
+  private readonly bytes: Buffer;
+  private readonly utf8: Utf8Buffer;
+  private readonly size: number;
+  private head = 0;
+  /** HEAD as last published to the reader (records up to `head` are written but may not be). */
+  private published = 0;
+
+  constructor(mem: RingMemory) {
+    this.control = new Int32Array(mem.control);
+    this.words = new Uint32Array(mem.ring);
+    this.bytes = Buffer.from(mem.ring);
+    this.utf8 = this.bytes as unknown as Utf8Buffer;
+    this.size = mem.ring.byteLength;
+  }
+
+  /** Room for `need` bytes at the head (wrapping if the end is too short); -1 when full. */
+  private reserve(need: number): number {
+    const tail = Atomics.load(this.control, TAIL);
+    const head = this.head;
+    if (head >= tail) {
+      if (this.size - head > need || (this.size - head === need && tail !== 0)) return head;
+      // Not enough before the end: wrap, if the start has room (strictly less than tail, so HEAD never reaches TAIL).
+      if (need < tail) {
+        this.words[head >>> 2] = 0;
+        this.head = 0;
+        return 0;
+      }
+      return -1;
+    }
+    return tail - head > need ? head : -1;
+  }
+
+  /** One message for worker group `group`; false when the ring is full. */
+  write(group: number, topic: string, payload: Buffer, clientId: string | null, principal: string | null, sourceIp: string | null, properties: string | null): boolean {
+    // Worst case for the strings (3 UTF-8 bytes per UTF-16 unit); the record then takes what it used.
+    const bound =
+      HEADER_BYTES + topic.length * 3 + payload.length + (clientId === null ? 0 : clientId.length * 3) + (principal === null ? 0 : principal.length * 3) + (sourceIp === null ? 0 : sourceIp.length * 3) + (properties === null ? 0 : properties.length * 3) + 3;
+    const at = this.reserve(bound);
+    if (at < 0) return false;
+    const b = this.bytes;
+    const w = this.words;
+    const h = at >>> 2;
+    let o = at + HEADER_BYTES;
+    const topicLen = this.utf8.utf8Write(topic, o);
+    o += topicLen;
+    payload.copy(b, o);
+    o += payload.length;
+    w[h + 1] = group;
+    w[h + 2] = topicLen;
+    w[h + 3] = payload.length;
+    o = this.str(clientId, o, h + 4);
+    o = this.str(principal, o, h + 5);
+    o = this.str(sourceIp, o, h + 6);
+    o = this.str(properties, o, h + 7);
+    this.commit(at, o);
+    return true;
+  }
+
+  /** A control record (in order with the messages); false when the ring is full. */
+  writeControl(record: ControlRecord): boolean {
+    const json = JSON.stringify(record);
+    const at = this.reserve(HEADER_BYTES + json.length * 3 + 3);
+    if (at < 0) return false;
+    const h = at >>> 2;
+    const n = this.utf8.utf8Write(json, at + HEADER_BYTES);
+    this.words[h + 1] = CONTROL;
+    this.words[h + 2] = n;
+    this.commit(at, at + HEADER_BYTES + n);
+    this.publish();
+    return true;
+  }
+
+  private str(s: string | null, o: number, word: number): number {
+    if (s === null) {
+      this.words[word] = NONE;
+      return o;
+    }
+    const n = this.utf8.utf8Write(s, o);
+    this.words[word] = n;
+    return o + n;
+  }
+
+  private commit(at: number, end: number): void {
+    const len = ((end - at + 3) & ~3) >>> 0;
+    this.words[at >>> 2] = len;
+    let next = at + len;
+    if (next === this.size) next = 0;
+    this.head = next;
+  }
+
+  /** Whether records were written since the last `publish()`. */
+  get unpublished(): boolean {
+    return this.head !== this.published;
+  }
+
+  /**
+   * Makes the records written so far visible to the reader (one atomic store for a batch: the
+   * engine calls it once per socket read) and wakes it if it sleeps.
+   */
+  publish(): void {
+    if (this.head === this.published) return;
+    this.published = this.head;
+    Atomics.store(this.control, HEAD, this.head);
+    // Wake the reader once if it sleeps (this exchange, not the reader, clears the flag).
+    if (Atomics.load(this.control, SLEEPING) === 1 && Atomics.compareExchange(this.control, SLEEPING, 1, 0) === 1) Atomics.notify(this.control, HEAD);
+  }
+}
+
+/** One record as the reader sees it (reused: valid until the next `next()`). */
+export class RingRecord {
+  group = 0;
+  topic = '';
+  payloadStart = 0;
+  payloadEnd = 0;
+  clientId: string | null = null;
+  principal: string | null = null;
+  sourceIp: string | null = null;
+  properties: string | null = null;
+  /** A control record's JSON. */
+  control: ControlRecord | null = null;
+}
+
+/** The reading end (the worker). */
+export class RingReader {
+  readonly control: Int32Array;
+  readonly bytes: Buffer;
+  private readonly utf8: Utf8Buffer;
+  private readonly words: Uint32Array;
+  private readonly size: number;
+  private tail = 0;
+
+  constructor(mem: RingMemory) {
+    this.control = new Int32Array(mem.control);
+    this.words = new Uint32Array(mem.ring);
+    this.bytes = Buffer.from(mem.ring);
+    this.utf8 = this.bytes as unknown as Utf8Buffer;
+    this.size = mem.ring.byteLength;
+  }
+
+  /** Text of ring bytes (payloads are read as text for JSON.parse without a Buffer view). */
+  text(start: number, end: number): string {
+    return this.utf8.utf8Slice(start, end);
+  }
+
+  /** The reader's position: what it has read so far (for waiting on HEAD). */
+  get position(): number {
+    return this.tail;
+  }
+
+  /** Fills `r` with the next record; false when the ring is empty. Call `release()` once done with it. */
+  next(r: RingRecord): boolean {
+    const head = Atomics.load(this.control, HEAD);
+    if (this.tail === head) return false;
+    let at = this.tail;
+    if (this.words[at >>> 2] === 0) at = 0;
+    const w = this.words;
+    const b = this.bytes;
+    const h = at >>> 2;
+    const len = w[h]!;
+    const group = w[h + 1]!;
+    let o = at + HEADER_BYTES;
+    const end = at + len;
+    r.group = group;
+    if (group === CONTROL) {
+      r.control = JSON.parse(b.toString('utf8', o, o + w[h + 2]!)) as ControlRecord;
+    } else {
+      r.control = null;
+      const topicLen = w[h + 2]!;
+      r.topic = this.utf8.utf8Slice(o, o + topicLen);
+      o += topicLen;
+      r.payloadStart = o;
+      o += w[h + 3]!;
+      r.payloadEnd = o;
+      o = this.str(r, 'clientId', w[h + 4]!, o);
+      o = this.str(r, 'principal', w[h + 5]!, o);
+      o = this.str(r, 'sourceIp', w[h + 6]!, o);
+      this.str(r, 'properties', w[h + 7]!, o);
+    }
+    this.tail = end === this.size ? 0 : end;
+    return true;
+  }
+
+  /** Gives the bytes of the records read so far back to the writer. */
+  release(): void {
+    Atomics.store(this.control, TAIL, this.tail);
+  }
+
+  private str(r: RingRecord, key: 'clientId' | 'principal' | 'sourceIp' | 'properties', n: number, o: number): number {
+    if (n === NONE) {
+      r[key] = null;
+      return o;
+    }
+    r[key] = this.utf8.utf8Slice(o, o + n);
+    return o + n;
+  }
+}

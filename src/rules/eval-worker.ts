@@ -1,0 +1,238 @@
+/**
+ * The rules engine's evaluation worker: reads messages from the shared ring (eval-ring.ts), evaluates
+ * the rules of each message's group — parse once, identical statements once — counts into the
+ * shared counters, keeps the rules' traces, and posts back the messages that passed a rule with
+ * actions (the main thread runs actions). Only statements that need nothing from the main thread
+ * come here: no lookups, no aws_lambda(), no protobuf descriptors (eval-offload.ts decides).
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { MessageProperties } from '../core/index.js';
+import { CONTROL, decodeProperties, encodeValue, HEAD, RingReader, RingRecord, SLEEPING, SLOT_WORDS, type ControlRecord, type RingMemory, type TransferTrace, type WorkerReply, type WorkerResult } from './eval-ring.js';
+import { compileSql, keepsWholeDecimals, parsePayloadText, statementKey, type CompiledSql, type SqlContext } from './sql/index.js';
+import { MessageTrace, newTraceRing, nextTrace, readTraces, tracedOutput, type TraceRing } from './traces.js';
+
+interface WorkerData {
+  mem: RingMemory;
+  accountId: string;
+}
+
+interface WorkerRule {
+  slot: number;
+  sql: CompiledSql;
+  /** SQL 2015-10-08: whole Decimals in the payload stay Decimals (json.ts). */
+  decimals: boolean;
+  /** Post matches back (the rule has actions). */
+  results: boolean;
+  traces: TraceRing;
+  /** First SQL error of the current pass not yet reported. */
+  reportedError: boolean;
+}
+
+/** A group's rules, each with the index of the earlier rule whose evaluation it shares (-1: its own). */
+interface WorkerGroup {
+  rules: WorkerRule[];
+  leader: Int32Array;
+}
+
+/** A message's SqlContext in the worker: the payload as a Buffer only if the statement asks for the bytes. */
+class WorkerMessage implements SqlContext {
+  private props: MessageProperties | null | undefined;
+  private bytes: Buffer | null = null;
+  constructor(
+    readonly topic: string,
+    private readonly start: number,
+    private readonly end: number,
+    readonly clientId: string | null,
+    readonly principal: string | null,
+    readonly sourceIp: string | null,
+    readonly accountId: string,
+    readonly timestamp: number,
+    readonly trace: MessageTrace,
+    private readonly propsText: string | null,
+  ) {}
+  get traceId(): string {
+    return this.trace.traceId;
+  }
+  /** A view of the ring: valid while the message is evaluated (results and traces copy it). */
+  get payload(): Buffer {
+    return (this.bytes ??= reader.bytes.subarray(this.start, this.end));
+  }
+  get properties(): MessageProperties | null {
+    if (this.props === undefined) this.props = this.propsText === null ? null : (decodeProperties(this.propsText) as MessageProperties);
+    return this.props;
+  }
+}
+
+const data = workerData as WorkerData;
+const port = parentPort!;
+const reader = new RingReader(data.mem);
+const counters = new Float64Array(data.mem.counters);
+const DONE = data.mem.slots * SLOT_WORDS;
+const rules = new Map<number, WorkerRule>();
+const groups = new Map<number, WorkerGroup>();
+const record = new RingRecord();
+let results: WorkerResult[] = [];
+/** Records per pass before the worker lets its port's messages (trace reads) in. */
+const PASS = 4096;
+
+function post(reply: WorkerReply): void {
+  port.postMessage(reply);
+}
+
+function flushResults(): void {
+  if (results.length === 0) return;
+  post({ op: 'results', results });
+  results = [];
+}
+
+function onControl(c: ControlRecord): void {
+  switch (c.op) {
+    case 'rule':
+      try {
+        rules.set(c.slot, { slot: c.slot, sql: compileSql(c.sql, { sqlVersion: c.sqlVersion }), decimals: keepsWholeDecimals(c.sqlVersion), results: c.results, traces: newTraceRing(), reportedError: false });
+      } catch (err) {
+        post({ op: 'failed', slot: c.slot, error: (err as Error).message });
+      }
+      return;
+    case 'unrule':
+      // Everything this rule produced goes out before the acknowledgement (the port keeps order).
+      flushResults();
+      rules.delete(c.slot);
+      post({ op: 'unruled', slot: c.slot });
+      return;
+    case 'group': {
+      const list = c.slots.map((s) => rules.get(s)).filter((r): r is WorkerRule => r !== undefined);
+      const leader = new Int32Array(list.length).fill(-1);
+      const first = new Map<string, number>();
+      list.forEach((r, i) => {
+        const key = statementKey(r.sql);
+        if (key === null) return;
+        const lead = first.get(key);
+        if (lead === undefined) first.set(key, i);
+        else leader[i] = lead;
+      });
+      groups.set(c.id, { rules: list, leader });
+      return;
+    }
+    case 'ungroup':
+      groups.delete(c.id);
+      return;
+    case 'sync':
+      flushResults();
+      post({ op: 'synced', id: c.id });
+      return;
+  }
+}
+
+const outputs: unknown[] = [];
+const errors: unknown[] = [];
+
+function evaluate(g: WorkerGroup, r: RingRecord, now: number): void {
+  const trace = new MessageTrace(r.topic, now);
+  const msg = new WorkerMessage(r.topic, r.payloadStart, r.payloadEnd, r.clientId, r.principal, r.sourceIp, data.accountId, now, trace, r.properties);
+  // Parsed once per message (per SQL version's reading of numbers), when a rule evaluates.
+  let text: string | null = null;
+  let parsed = -1;
+  let doc: unknown;
+  const list = g.rules;
+  for (let i = 0; i < list.length; i++) {
+    const rule = list[i]!;
+    const base = rule.slot * SLOT_WORDS;
+    counters[base]!++;
+    const t = nextTrace(rule.traces, trace);
+    let out: unknown;
+    let err: unknown;
+    const lead = g.leader[i]!;
+    if (lead >= 0) {
+      out = outputs[lead];
+      err = errors[lead];
+    } else {
+      const dec = rule.decimals ? 1 : 0;
+      if (parsed !== dec) {
+        text ??= reader.text(r.payloadStart, r.payloadEnd);
+        doc = parsePayloadText(text, rule.decimals);
+        parsed = dec;
+      }
+      try {
+        out = rule.sql.evaluateParsed(msg, doc);
+      } catch (e) {
+        err = e ?? new Error('evaluation failed');
+      }
+    }
+    outputs[i] = out;
+    errors[i] = err;
+    if (err !== undefined) {
+      counters[base + 2]!++;
+      t.error = (err as Error).message;
+      if (!rule.reportedError) {
+        rule.reportedError = true;
+        post({ op: 'failed', slot: rule.slot, error: t.error });
+      }
+      continue;
+    }
+    if (out === undefined) continue;
+    counters[base + 1]!++;
+    t.matched = true;
+    t.output = tracedOutput(out);
+    if (rule.results) {
+      results.push({
+        slot: rule.slot,
+        topic: r.topic,
+        payload: new Uint8Array(msg.payload),
+        clientId: r.clientId,
+        principal: r.principal,
+        sourceIp: r.sourceIp,
+        properties: r.properties,
+        traceId: trace.traceId,
+        timestamp: now,
+        output: encodeValue(out),
+      });
+    }
+  }
+  counters[DONE]! += list.length;
+}
+
+/** Reads and evaluates up to PASS records; returns how many it read. */
+function pass(): number {
+  const now = Date.now();
+  let n = 0;
+  while (n < PASS && reader.next(record)) {
+    n++;
+    if (record.group === CONTROL) onControl(record.control!);
+    else {
+      const g = groups.get(record.group);
+      if (g !== undefined) evaluate(g, record, now);
+    }
+    // Give bytes back as we go, so a writer ahead of us finds room.
+    if ((n & 63) === 0) reader.release();
+  }
+  reader.release();
+  for (const rule of rules.values()) rule.reportedError = false;
+  flushResults();
+  return n;
+}
+
+const immediate = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+async function run(): Promise<void> {
+  const control = reader.control;
+  for (;;) {
+    if (pass() === PASS) {
+      // Still busy: let the port's messages (trace reads) in between passes.
+      await immediate();
+      continue;
+    }
+    Atomics.store(control, SLEEPING, 1);
+    const waited = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number): { async: boolean; value: Promise<string> | string } }).waitAsync(control, HEAD, reader.position);
+    if (waited.async) await waited.value;
+    Atomics.store(control, SLEEPING, 0);
+  }
+}
+
+port.on('message', (m: { op: 'traces'; id: number; slot: number }) => {
+  const rule = rules.get(m.slot);
+  const traces: TransferTrace[] = rule === undefined ? [] : readTraces(rule.traces).map(({ actions: _actions, ...t }) => (t.output === undefined ? t : { ...t, output: encodeValue(t.output) }));
+  post({ op: 'traces', id: m.id, traces });
+});
+
+void run();
