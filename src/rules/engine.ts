@@ -85,6 +85,8 @@ interface Counters {
   slots: Set<number>;
   /** Action results of messages the worker evaluated, by trace id (the worker keeps those traces); the newest few. */
   actionResults: Map<string, NonNullable<TraceRecord['actions']>>;
+  /** The newest traces of the worker's retired slots of this rule (a replaced rule keeps its traces). */
+  retiredTraces: Omit<RuleTrace, 'actions'>[];
 }
 
 /** A running rule with its counters (kept on it so the hot path needs no lookup by name). */
@@ -192,7 +194,7 @@ export class RuleEngine {
           logger: deps.logger,
           maxPending: deps.maxQueue,
           onResult: (slot, r) => this.onWorkerResult(slot, r),
-          onRetired: (slot, counts) => this.onSlotRetired(slot, counts),
+          onRetired: (slot, counts, traces) => this.onSlotRetired(slot, counts, traces),
           onError: (slot, error) => this.deps.logger.warn({ rule: this.slotRunners.get(slot)?.rule.name, error }, 'rule evaluation failed'),
         })
       : null;
@@ -221,7 +223,7 @@ export class RuleEngine {
     this.remove(rule.name);
     let counters = this.counters.get(rule.name);
     if (counters === undefined) {
-      counters = { evaluated: 0, matched: 0, sqlErrors: 0, actions: new Map(), traces: newTraceRing(), slots: new Set(), actionResults: new Map() };
+      counters = { evaluated: 0, matched: 0, sqlErrors: 0, actions: new Map(), traces: newTraceRing(), slots: new Set(), actionResults: new Map(), retiredTraces: [] };
       this.counters.set(rule.name, counters);
     }
     const off = this.offload;
@@ -468,7 +470,7 @@ export class RuleEngine {
   }
 
   /** The worker is done with a slot of a removed rule: its counts stay with the rule's name. */
-  private onSlotRetired(slot: number, counts: { evaluated: number; matched: number; sqlErrors: number }): void {
+  private onSlotRetired(slot: number, counts: { evaluated: number; matched: number; sqlErrors: number }, traces: Omit<RuleTrace, 'actions'>[]): void {
     const runner = this.slotRunners.get(slot);
     this.slotRunners.delete(slot);
     if (runner === undefined) return;
@@ -477,6 +479,7 @@ export class RuleEngine {
     c.evaluated += counts.evaluated;
     c.matched += counts.matched;
     c.sqlErrors += counts.sqlErrors;
+    c.retiredTraces = newest([...c.retiredTraces, ...traces]);
   }
 
   private startActions(rule: RuntimeRule, q: QueuedMessage, inv: Invocation, counters: Counters, traced: NonNullable<TraceRecord['actions']>): void {
@@ -551,24 +554,24 @@ export class RuleEngine {
   async traces(name: string): Promise<RuleTrace[]> {
     const c = this.counters.get(name);
     if (c === undefined) return [];
-    let out = readTraces(c.traces);
-    if (c.slots.size === 0) return out;
-    for (const slot of c.slots) {
-      for (const t of await this.offload!.traces(slot)) out.push({ ...t, actions: [...(c.actionResults.get(t.traceId) ?? [])] });
-    }
-    // Merged by arrival (sort is stable: each source is already in order).
-    out.sort((a, b) => a.at - b.at);
-    if (out.length > TRACES_PER_RULE) out = out.slice(out.length - TRACES_PER_RULE);
-    return out;
+    const own = readTraces(c.traces);
+    if (c.slots.size === 0 && c.retiredTraces.length === 0) return own;
+    const worker = [...c.retiredTraces];
+    for (const slot of c.slots) worker.push(...(await this.offload!.traces(slot)));
+    return newest([...own, ...worker.map((t) => ({ ...t, actions: [...(c.actionResults.get(t.traceId) ?? [])] }))]);
   }
 
   /** Resolves when nothing is queued (here or in the worker) and no action is running (tests, shutdown). */
   async idle(): Promise<void> {
+    const off = this.offload;
     for (;;) {
-      await this.offload?.sync();
+      const before = off?.messages ?? 0;
+      // Whatever the worker was given before this point is evaluated and its matches handed over...
+      await off?.sync();
+      // ...and their actions have run;
       await this.localIdle();
-      // Actions (a republish) may have queued more for the worker meanwhile.
-      if ((this.offload?.pending() ?? 0) === 0 && this.pending === 0 && this.inFlight === 0 && !this.draining) return;
+      // unless those actions (a republish) gave the worker more meanwhile: then again.
+      if ((off?.messages ?? 0) === before && this.pending === 0 && this.inFlight === 0 && !this.draining) return;
     }
   }
 
@@ -580,6 +583,12 @@ export class RuleEngine {
   private checkIdle(): void {
     if (this.pending === 0 && this.inFlight === 0 && !this.draining) for (const w of this.idleWaiters.splice(0)) w();
   }
+}
+
+/** The newest TRACES_PER_RULE traces, oldest first (merged by arrival; sort is stable). */
+function newest<T extends { at: number }>(traces: T[]): T[] {
+  traces.sort((a, b) => a.at - b.at);
+  return traces.length > TRACES_PER_RULE ? traces.slice(traces.length - TRACES_PER_RULE) : traces;
 }
 
 function newRunner(rule: RuntimeRule, counters: Counters, alone: readonly Runner[], slot: number): Runner {

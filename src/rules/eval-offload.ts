@@ -15,7 +15,7 @@ import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { ClientInfo, Message } from '../core/index.js';
 import type { Logger } from '../lib/index.js';
-import { allocateRing, decodeValue, encodeProperties, NEEDS_ALL, NEEDS_CLIENT_ID, NEEDS_PRINCIPAL, NEEDS_PROPERTIES, NEEDS_SOURCE_IP, RingWriter, SLOT_WORDS, type ControlRecord, type RingMemory, type TransferTrace, type WorkerReply, type WorkerResult } from './eval-ring.js';
+import { allocateRing, decodeValue, doneWord, encodeProperties, NEEDS_ALL, NEEDS_CLIENT_ID, NEEDS_PRINCIPAL, NEEDS_PROPERTIES, NEEDS_SOURCE_IP, RingWriter, SLOT_WORDS, type ControlRecord, type RingMemory, type TransferTrace, type WorkerReply, type WorkerResult } from './eval-ring.js';
 import { compileSql, type CompiledSql } from './sql/index.js';
 
 /** `rules.evaluationWorker`: `auto` uses the worker when the machine has more than one core. */
@@ -56,8 +56,8 @@ export interface EvalOffloadDeps {
   maxPending: number;
   /** A message passed a worker-evaluated rule that has actions (output decoded). */
   onResult: (slot: number, result: WorkerResult) => void;
-  /** The worker is done with a removed rule's slot: its final counts (the slot is then reused). */
-  onRetired: (slot: number, counts: SlotCounts) => void;
+  /** The worker is done with a removed rule's slot: its final counts and traces (the slot is then reused). */
+  onRetired: (slot: number, counts: SlotCounts, traces: TransferTrace[]) => void;
   /** The worker's first SQL evaluation error of a pass for a rule (for the log). */
   onError: (slot: number, error: string) => void;
   ringBytes?: number;
@@ -67,6 +67,10 @@ export interface EvalOffloadDeps {
 const RING_BYTES = 4 * 1024 * 1024;
 const SLOTS = 4096;
 
+function decodeTraces(traces: TransferTrace[]): TransferTrace[] {
+  return traces.map((t) => (t.output === undefined ? t : { ...t, output: decodeValue(t.output) }));
+}
+
 export class EvalOffload {
   private readonly mem: RingMemory;
   private readonly writer: RingWriter;
@@ -75,6 +79,7 @@ export class EvalOffload {
   private worker: Worker | null = null;
   private alive = false;
   private submitted = 0;
+  private written = 0;
   private readonly freeSlots: number[] = [];
   private nextSlot = 0;
   private nextGroup = 1;
@@ -92,7 +97,7 @@ export class EvalOffload {
     this.mem = allocateRing(deps.ringBytes ?? RING_BYTES, deps.slots ?? SLOTS);
     this.writer = new RingWriter(this.mem);
     this.counters = new Float64Array(this.mem.counters);
-    this.done = this.mem.slots * SLOT_WORDS;
+    this.done = doneWord(this.mem.slots);
   }
 
   /** Whether the worker can evaluate this statement: it compiles without the main thread's lookups, and is synchronous. */
@@ -165,12 +170,18 @@ export class EvalOffload {
     const c = client;
     if (!this.writer.write(group, topic, message.payload, c !== null && (needs & NEEDS_CLIENT_ID) !== 0 ? c.clientId : null, c !== null && (needs & NEEDS_PRINCIPAL) !== 0 ? c.principal : null, c !== null && (needs & NEEDS_SOURCE_IP) !== 0 ? c.remoteAddress : null, props)) return false;
     this.submitted += evaluations;
+    this.written++;
     // The worker sees this socket read's messages at once, after the callback that routed them.
     if (!this.publishQueued) {
       this.publishQueued = true;
       queueMicrotask(this.publishFn);
     }
     return true;
+  }
+
+  /** Messages queued for the worker so far (idle() compares it across a sync). */
+  get messages(): number {
+    return this.written;
   }
 
   /** Evaluations queued for the worker and not finished yet. */
@@ -188,8 +199,7 @@ export class EvalOffload {
     if (!this.alive) return [];
     const id = this.nextRequest++;
     const reply = await this.request(id, () => this.worker!.postMessage({ op: 'traces', id, slot }));
-    if (reply?.op !== 'traces') return [];
-    return reply.traces.map((t) => (t.output === undefined ? t : { ...t, output: decodeValue(t.output) }));
+    return reply?.op === 'traces' ? decodeTraces(reply.traces) : [];
   }
 
   /** Resolves once the worker has evaluated everything queued before it, and its results have been handed over. */
@@ -239,7 +249,7 @@ export class EvalOffload {
         const counts = this.counts(m.slot);
         this.counters.fill(0, m.slot * SLOT_WORDS, (m.slot + 1) * SLOT_WORDS);
         this.freeSlots.push(m.slot);
-        this.deps.onRetired(m.slot, counts);
+        this.deps.onRetired(m.slot, counts, decodeTraces(m.traces));
         return;
       }
       case 'failed':

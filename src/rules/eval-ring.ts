@@ -17,14 +17,17 @@
  * The ring is never full to the byte: HEAD === TAIL always means empty.
  *
  * Counters (Float64Array over `counters`): per rule slot, evaluated / matched / sqlErrors, written
- * by the worker, read by /metrics; DONE (after the slots) is the evaluations the worker finished.
+ * by the worker, read by /metrics; DONE (on its own cache line after the slots) is the evaluations
+ * the worker finished, updated in batches (the writer reads it for every message).
  */
 import { SqlDecimal } from './sql/index.js';
 
+// Each on its own cache line (64 bytes): the writer stores HEAD, the reader TAIL and SLEEPING, and
+// sharing a line made each store invalidate the other core's copy of what it reads.
 export const HEAD = 0;
-export const TAIL = 1;
-export const SLEEPING = 2;
-export const CONTROL_WORDS = 4;
+export const TAIL = 16;
+export const SLEEPING = 32;
+export const CONTROL_WORDS = 48;
 
 export const CONTROL = 0;
 export const NONE = 0xffffffff;
@@ -54,7 +57,7 @@ export interface RingMemory {
   control: SharedArrayBuffer;
   ring: SharedArrayBuffer;
   counters: SharedArrayBuffer;
-  /** Rule slots the counters hold; DONE is at `slots * SLOT_WORDS`. */
+  /** Rule slots the counters hold; DONE is at `doneWord(slots)`. */
   slots: number;
 }
 
@@ -62,9 +65,14 @@ export function allocateRing(ringBytes: number, slots: number): RingMemory {
   return {
     control: new SharedArrayBuffer(CONTROL_WORDS * 4),
     ring: new SharedArrayBuffer(ringBytes & ~3),
-    counters: new SharedArrayBuffer((slots * SLOT_WORDS + 1) * 8),
+    counters: new SharedArrayBuffer((doneWord(slots) + 8) * 8),
     slots,
   };
+}
+
+/** Where DONE is in the counters: past the slots, at the start of a cache line of its own. */
+export function doneWord(slots: number): number {
+  return (Math.ceil((slots * SLOT_WORDS) / 8) + 1) * 8;
 }
 
 /** What the worker is told through the ring (in order with the messages). */
@@ -78,7 +86,7 @@ export type ControlRecord =
 /** What the worker posts back. */
 export type WorkerReply =
   | { op: 'results'; results: WorkerResult[] }
-  | { op: 'unruled'; slot: number }
+  | { op: 'unruled'; slot: number; traces: TransferTrace[] }
   | { op: 'synced'; id: number }
   | { op: 'traces'; id: number; traces: TransferTrace[] }
   | { op: 'failed'; slot: number; error: string };
@@ -119,9 +127,7 @@ export function encodeValue(v: unknown): unknown {
   // A copy: a binary output may view the ring, which the writer reuses.
   if (Buffer.isBuffer(v)) return new Uint8Array(v);
   if (Array.isArray(v)) return v.map(encodeValue);
-  const out: Record<string, unknown> = {};
-  for (const k of Object.keys(v)) out[k] = encodeValue((v as Record<string, unknown>)[k]);
-  return out;
+  return mapObject(v as Record<string, unknown>, encodeValue);
 }
 
 export function decodeValue(v: unknown): unknown {
@@ -132,9 +138,28 @@ export function decodeValue(v: unknown): unknown {
   }
   if (v instanceof Uint8Array) return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
   if (Array.isArray(v)) return v.map(decodeValue);
+  return mapObject(v as Record<string, unknown>, decodeValue);
+}
+
+/** The object with `f` applied to each value; an own `__proto__` key (JSON may have one) stays a key. */
+function mapObject(v: Record<string, unknown>, f: (x: unknown) => unknown): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const k of Object.keys(v)) out[k] = decodeValue((v as Record<string, unknown>)[k]);
+  for (const k of Object.keys(v)) {
+    if (k === '__proto__') Object.defineProperty(out, k, { value: f(v[k]), enumerable: true, writable: true, configurable: true });
+    else out[k] = f(v[k]);
+  }
   return out;
+}
+
+/**
+ * `v` with every occurrence of `view` (the payload's view of the ring, when the statement read
+ * the bytes) replaced by a copy, so that a trace or a result keeps the bytes after the ring moves on.
+ */
+export function detachView(v: unknown, view: Buffer): unknown {
+  if (v === view) return Buffer.from(view);
+  if (v === null || typeof v !== 'object' || Buffer.isBuffer(v) || v instanceof SqlDecimal) return v;
+  if (Array.isArray(v)) return v.map((x) => detachView(x, view));
+  return mapObject(v as Record<string, unknown>, (x) => detachView(x, view));
 }
 
 /** MQTT 5 properties as JSON text in a record (correlation data as base64). */
@@ -162,6 +187,8 @@ export class RingWriter {
   private head = 0;
   /** HEAD as last published to the reader (records up to `head` are written but may not be). */
   private published = 0;
+  /** The reader's TAIL as last read (it only moves forward, so the room it shows is there). */
+  private tail = 0;
 
   constructor(mem: RingMemory) {
     this.control = new Int32Array(mem.control);
@@ -171,9 +198,18 @@ export class RingWriter {
     this.size = mem.ring.byteLength;
   }
 
-  /** Room for `need` bytes at the head (wrapping if the end is too short); -1 when full. */
+  /**
+   * Room for `need` bytes at the head (wrapping if the end is too short); -1 when full. The tail
+   * seen last is tried first: the reader's TAIL is read again only when that says there is no room.
+   */
   private reserve(need: number): number {
-    const tail = Atomics.load(this.control, TAIL);
+    const at = this.room(need, this.tail);
+    if (at >= 0) return at;
+    this.tail = Atomics.load(this.control, TAIL);
+    return this.room(need, this.tail);
+  }
+
+  private room(need: number, tail: number): number {
     const head = this.head;
     if (head >= tail) {
       if (this.size - head > need || (this.size - head === need && tail !== 0)) return head;
@@ -201,7 +237,8 @@ export class RingWriter {
     let o = at + HEADER_BYTES;
     const topicLen = this.utf8.utf8Write(topic, o);
     o += topicLen;
-    payload.copy(b, o);
+    // TypedArray set: a plain memory copy (Buffer.copy makes a view of the source first).
+    b.set(payload, o);
     o += payload.length;
     w[h + 1] = group;
     w[h + 2] = topicLen;
@@ -286,6 +323,8 @@ export class RingReader {
   private readonly words: Uint32Array;
   private readonly size: number;
   private tail = 0;
+  /** HEAD as last read. */
+  private head = 0;
 
   constructor(mem: RingMemory) {
     this.control = new Int32Array(mem.control);
@@ -307,8 +346,8 @@ export class RingReader {
 
   /** Fills `r` with the next record; false when the ring is empty. Call `release()` once done with it. */
   next(r: RingRecord): boolean {
-    const head = Atomics.load(this.control, HEAD);
-    if (this.tail === head) return false;
+    // HEAD is read again only once the records it showed are used up.
+    if (this.tail === this.head && this.tail === (this.head = Atomics.load(this.control, HEAD))) return false;
     let at = this.tail;
     if (this.words[at >>> 2] === 0) at = 0;
     const w = this.words;

@@ -7,9 +7,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { MessageProperties } from '../core/index.js';
-import { CONTROL, decodeProperties, encodeValue, HEAD, RingReader, RingRecord, SLEEPING, SLOT_WORDS, type ControlRecord, type RingMemory, type TransferTrace, type WorkerReply, type WorkerResult } from './eval-ring.js';
+import { CONTROL, decodeProperties, detachView, doneWord, encodeValue, HEAD, RingReader, RingRecord, SLEEPING, SLOT_WORDS, type ControlRecord, type RingMemory, type TransferTrace, type WorkerReply, type WorkerResult } from './eval-ring.js';
 import { compileSql, keepsWholeDecimals, parsePayloadText, statementKey, type CompiledSql, type SqlContext } from './sql/index.js';
-import { MessageTrace, newTraceRing, nextTrace, readTraces, tracedOutput, type TraceRing } from './traces.js';
+import { MessageTrace, newTraceRing, nextTrace, readTraces, type TraceRing } from './traces.js';
 
 interface WorkerData {
   mem: RingMemory;
@@ -34,28 +34,47 @@ interface WorkerGroup {
   leader: Int32Array;
 }
 
-/** A message's SqlContext in the worker: the payload as a Buffer only if the statement asks for the bytes. */
+/**
+ * The SqlContext of the message being evaluated: one object, refilled per message (evaluation
+ * keeps no reference to it). The payload is a Buffer only if the statement asks for the bytes.
+ */
 class WorkerMessage implements SqlContext {
-  private props: MessageProperties | null | undefined;
+  topic = '';
+  clientId: string | null = null;
+  principal: string | null = null;
+  sourceIp: string | null = null;
+  timestamp = 0;
+  trace: MessageTrace = new MessageTrace('', 0);
+  private start = 0;
+  private end = 0;
+  private propsText: string | null = null;
+  private props: MessageProperties | null | undefined = undefined;
   private bytes: Buffer | null = null;
-  constructor(
-    readonly topic: string,
-    private readonly start: number,
-    private readonly end: number,
-    readonly clientId: string | null,
-    readonly principal: string | null,
-    readonly sourceIp: string | null,
-    readonly accountId: string,
-    readonly timestamp: number,
-    readonly trace: MessageTrace,
-    private readonly propsText: string | null,
-  ) {}
+  constructor(readonly accountId: string) {}
+
+  reset(r: RingRecord, now: number, trace: MessageTrace): void {
+    this.topic = r.topic;
+    this.clientId = r.clientId;
+    this.principal = r.principal;
+    this.sourceIp = r.sourceIp;
+    this.timestamp = now;
+    this.trace = trace;
+    this.start = r.payloadStart;
+    this.end = r.payloadEnd;
+    this.propsText = r.properties;
+    this.props = undefined;
+    this.bytes = null;
+  }
   get traceId(): string {
     return this.trace.traceId;
   }
   /** A view of the ring: valid while the message is evaluated (results and traces copy it). */
   get payload(): Buffer {
     return (this.bytes ??= reader.bytes.subarray(this.start, this.end));
+  }
+  /** The payload's view, if the evaluation asked for it. */
+  get payloadView(): Buffer | null {
+    return this.bytes;
   }
   get properties(): MessageProperties | null {
     if (this.props === undefined) this.props = this.propsText === null ? null : (decodeProperties(this.propsText) as MessageProperties);
@@ -67,7 +86,10 @@ const data = workerData as WorkerData;
 const port = parentPort!;
 const reader = new RingReader(data.mem);
 const counters = new Float64Array(data.mem.counters);
-const DONE = data.mem.slots * SLOT_WORDS;
+const DONE = doneWord(data.mem.slots);
+const msg = new WorkerMessage(data.accountId);
+/** Evaluations finished since DONE was last updated (it is, every 64 records: the writer reads it per message). */
+let done = 0;
 const rules = new Map<number, WorkerRule>();
 const groups = new Map<number, WorkerGroup>();
 const record = new RingRecord();
@@ -94,12 +116,15 @@ function onControl(c: ControlRecord): void {
         post({ op: 'failed', slot: c.slot, error: (err as Error).message });
       }
       return;
-    case 'unrule':
-      // Everything this rule produced goes out before the acknowledgement (the port keeps order).
+    case 'unrule': {
+      // Everything this rule produced goes out before the acknowledgement (the port keeps order),
+      // and its traces with it: the rule's name keeps them (a replaced rule keeps its traces).
       flushResults();
+      const rule = rules.get(c.slot);
       rules.delete(c.slot);
-      post({ op: 'unruled', slot: c.slot });
+      post({ op: 'unruled', slot: c.slot, traces: transferTraces(rule) });
       return;
+    }
     case 'group': {
       const list = c.slots.map((s) => rules.get(s)).filter((r): r is WorkerRule => r !== undefined);
       const leader = new Int32Array(list.length).fill(-1);
@@ -118,6 +143,8 @@ function onControl(c: ControlRecord): void {
       groups.delete(c.id);
       return;
     case 'sync':
+      // Everything before it is evaluated: its results, and the count of finished evaluations, go first.
+      progress();
       flushResults();
       post({ op: 'synced', id: c.id });
       return;
@@ -129,7 +156,7 @@ const errors: unknown[] = [];
 
 function evaluate(g: WorkerGroup, r: RingRecord, now: number): void {
   const trace = new MessageTrace(r.topic, now);
-  const msg = new WorkerMessage(r.topic, r.payloadStart, r.payloadEnd, r.clientId, r.principal, r.sourceIp, data.accountId, now, trace, r.properties);
+  msg.reset(r, now, trace);
   // Parsed once per message (per SQL version's reading of numbers), when a rule evaluates.
   let text: string | null = null;
   let parsed = -1;
@@ -173,7 +200,9 @@ function evaluate(g: WorkerGroup, r: RingRecord, now: number): void {
     if (out === undefined) continue;
     counters[base + 1]!++;
     t.matched = true;
-    t.output = tracedOutput(out);
+    // The statement read the bytes (`*` of a binary payload): they view the ring, which moves on.
+    if (msg.payloadView !== null) out = detachView(out, msg.payloadView);
+    t.output = out;
     if (rule.results) {
       results.push({
         slot: rule.slot,
@@ -189,7 +218,15 @@ function evaluate(g: WorkerGroup, r: RingRecord, now: number): void {
       });
     }
   }
-  counters[DONE]! += list.length;
+  done += list.length;
+}
+
+function progress(): void {
+  reader.release();
+  if (done > 0) {
+    counters[DONE]! += done;
+    done = 0;
+  }
 }
 
 /** Reads and evaluates up to PASS records; returns how many it read. */
@@ -203,10 +240,10 @@ function pass(): number {
       const g = groups.get(record.group);
       if (g !== undefined) evaluate(g, record, now);
     }
-    // Give bytes back as we go, so a writer ahead of us finds room.
-    if ((n & 63) === 0) reader.release();
+    // Give bytes and progress back as we go, so a writer ahead of us finds room.
+    if ((n & 63) === 0) progress();
   }
-  reader.release();
+  progress();
   for (const rule of rules.values()) rule.reportedError = false;
   flushResults();
   return n;
@@ -229,10 +266,14 @@ async function run(): Promise<void> {
   }
 }
 
+/** A rule's traces as they cross to the main thread (outputs encoded). */
+function transferTraces(rule: WorkerRule | undefined): TransferTrace[] {
+  if (rule === undefined) return [];
+  return readTraces(rule.traces).map(({ actions: _actions, ...t }) => (t.output === undefined ? t : { ...t, output: encodeValue(t.output) }));
+}
+
 port.on('message', (m: { op: 'traces'; id: number; slot: number }) => {
-  const rule = rules.get(m.slot);
-  const traces: TransferTrace[] = rule === undefined ? [] : readTraces(rule.traces).map(({ actions: _actions, ...t }) => (t.output === undefined ? t : { ...t, output: encodeValue(t.output) }));
-  post({ op: 'traces', id: m.id, traces });
+  post({ op: 'traces', id: m.id, traces: transferTraces(rules.get(m.slot)) });
 });
 
 void run();
