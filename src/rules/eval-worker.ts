@@ -250,13 +250,30 @@ function pass(): number {
 }
 
 const immediate = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+const later = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * While messages keep coming, the worker looks for more every POLL_MS instead of asking to be
+ * woken: a wake-up per socket read (tens of thousands a second) cost the writer a futex call
+ * each and the worker an event-loop turn each, for batches of a few messages. After a poll that
+ * finds nothing it sleeps until the writer wakes it. Rules see a message at most about POLL_MS
+ * later than they would otherwise.
+ */
+const POLL_MS = 1;
 
 async function run(): Promise<void> {
   const control = reader.control;
+  let busy = false;
   for (;;) {
-    if (pass() === PASS) {
+    const n = pass();
+    if (n === PASS) {
       // Still busy: let the port's messages (trace reads) in between passes.
       await immediate();
+      continue;
+    }
+    if (n > 0 || busy) {
+      busy = n > 0;
+      await later(POLL_MS);
       continue;
     }
     Atomics.store(control, SLEEPING, 1);

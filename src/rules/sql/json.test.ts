@@ -23,3 +23,23 @@ test('parseJsonText boxes whole Decimals under 2015-10-08 and leaves strings tha
   assert.deepEqual(parseJsonText('{"a":7.0}', false), { a: 7 });
   assert.throws(() => parseJsonText('{"a":', true), SyntaxError);
 });
+
+test('parseJsonText finds every whole Decimal whichever way the quick pre-check goes', () => {
+  // Each text's whole Decimals, as parseJsonText must box them (2015-10-08).
+  const cases: [string, string[]][] = [
+    ['{"a":7.0}', ['a']],
+    ['{"a":-3.000,"b":2}', ['a']],
+    ['{"a":1E3}', ['a']],
+    ['{"a":2.5e1}', ['a']],
+    ['{"a":2.5e-1}', []],
+    ['{"a":7.05,"b":"x.0","c":"9e9"}', []],
+    ['{"id":"00001e40","n":5,"m":6.0}', ['m']],
+    ['{"temp":35,"p":"00000001","s":"00000002"}', []],
+  ];
+  for (const [text, boxed] of cases) {
+    const d = parseJsonText(text, true) as Record<string, unknown>;
+    const found = Object.keys(d).filter((k) => d[k] instanceof SqlDecimal);
+    assert.deepEqual(found, boxed, text);
+    assert.deepEqual(JSON.parse(JSON.stringify(d)), JSON.parse(text), text);
+  }
+});

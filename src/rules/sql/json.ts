@@ -13,9 +13,16 @@ import { SqlDecimal } from './decimal.js';
  */
 export function parseJsonText(text: string, decimals: boolean): unknown {
   const plain = JSON.parse(text) as unknown;
-  if (!decimals || !hasWholeDecimal(text)) return plain;
+  if (!decimals || !MAY_HAVE_WHOLE_DECIMAL.test(text) || !hasWholeDecimal(text)) return plain;
   return new DecimalReader(text).read();
 }
+
+/**
+ * What any whole Decimal's text contains — `.0` or a digit before an exponent — searched by the
+ * regexp engine first: most payloads have neither, and the scan below (which skips strings) is then
+ * not needed. A match inside a string only costs the scan.
+ */
+const MAY_HAVE_WHOLE_DECIMAL = /\.0|\d[eE]/;
 
 /**
  * Whether JSON text (already accepted by JSON.parse) has a number written with a fraction of only
