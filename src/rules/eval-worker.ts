@@ -5,6 +5,8 @@
  * actions (the main thread runs actions). Only statements that need nothing from the main thread
  * come here: no lookups, no aws_lambda(), no protobuf descriptors (eval-offload.ts decides).
  */
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { MessageProperties } from '../core/index.js';
 import { CONTROL, decodeProperties, detachView, doneWord, encodeValue, HEAD, RingReader, RingRecord, SLEEPING, SLOT_WORDS, type ControlRecord, type RingMemory, type TransferTrace, type WorkerReply, type WorkerResult } from './eval-ring.js';
@@ -81,6 +83,23 @@ class WorkerMessage implements SqlContext {
     return this.props;
   }
 }
+
+/**
+ * On Linux the worker lowers its own scheduling priority (nice +10; a thread's id is a task id, so
+ * this touches no other thread): when the machine is saturated, the broker's thread — and whatever
+ * feeds it — goes first, and rules use what is left. A worker that falls behind that way loses
+ * nothing: the broker's thread evaluates what the ring cannot take.
+ */
+function lowerPriority(): void {
+  try {
+    const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+    if (Number.isInteger(tid) && tid > 0) setPriority(tid, WORKER_NICE);
+  } catch {
+    // Not Linux, or not allowed: the worker runs at the process's priority.
+  }
+}
+const WORKER_NICE = 10;
+lowerPriority();
 
 const data = workerData as WorkerData;
 const port = parentPort!;
