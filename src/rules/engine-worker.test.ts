@@ -616,3 +616,27 @@ test('a JSON payload\'s own "__proto__" key reaches the actions as on the main t
   assert.equal(outputs[0], '{"__proto__":{"x":1},"a":1}');
   assert.equal(outputs[1], outputs[0]);
 });
+
+test('the worker thread runs at a lower scheduling priority (nice +10), the rest of the process does not', { skip: process.platform !== 'linux' ? 'thread priorities are read from /proc (Linux)' : false }, async () => {
+  const { readdirSync, readFileSync } = await import('node:fs');
+  // Field 19 of /proc/self/task/<tid>/stat is the thread's nice value.
+  const nices = (): Map<string, number> =>
+    new Map(
+      readdirSync('/proc/self/task').flatMap((t) => {
+        try {
+          const fields = readFileSync(`/proc/self/task/${t}/stat`, 'utf8').split(') ')[1]!.split(' ');
+          return [[t, Number(fields[16])] as [string, number]];
+        } catch {
+          return [];
+        }
+      }),
+    );
+  const before = nices();
+  await withHarness(true, async (h) => {
+    // The worker is up once it has answered a sync.
+    await h.engine.idle();
+    const lowered = [...nices()].filter(([tid, nice]) => !before.has(tid) && nice === 10);
+    assert.equal(lowered.length, 1, 'one new thread at nice 10: the evaluation worker');
+    assert.equal(nices().get(String(process.pid)), 0, 'the main thread keeps its priority');
+  });
+});
