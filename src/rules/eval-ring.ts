@@ -368,10 +368,27 @@ export class RingReader {
       r.payloadStart = o;
       o += w[h + 3]!;
       r.payloadEnd = o;
-      o = this.str(r, 'clientId', w[h + 4]!, o);
-      o = this.str(r, 'principal', w[h + 5]!, o);
-      o = this.str(r, 'sourceIp', w[h + 6]!, o);
-      this.str(r, 'properties', w[h + 7]!, o);
+      // Written out per field: one store site per property (a computed key was a slow keyed store).
+      let n = w[h + 4]!;
+      if (n === NONE) r.clientId = null;
+      else {
+        r.clientId = this.utf8.utf8Slice(o, o + n);
+        o += n;
+      }
+      n = w[h + 5]!;
+      if (n === NONE) r.principal = null;
+      else {
+        r.principal = this.utf8.utf8Slice(o, o + n);
+        o += n;
+      }
+      n = w[h + 6]!;
+      if (n === NONE) r.sourceIp = null;
+      else {
+        r.sourceIp = this.utf8.utf8Slice(o, o + n);
+        o += n;
+      }
+      n = w[h + 7]!;
+      r.properties = n === NONE ? null : this.utf8.utf8Slice(o, o + n);
     }
     this.tail = end === this.size ? 0 : end;
     return true;
@@ -380,14 +397,5 @@ export class RingReader {
   /** Gives the bytes of the records read so far back to the writer. */
   release(): void {
     Atomics.store(this.control, TAIL, this.tail);
-  }
-
-  private str(r: RingRecord, key: 'clientId' | 'principal' | 'sourceIp' | 'properties', n: number, o: number): number {
-    if (n === NONE) {
-      r[key] = null;
-      return o;
-    }
-    r[key] = this.utf8.utf8Slice(o, o + n);
-    return o + n;
   }
 }

@@ -34,6 +34,8 @@ interface WorkerRule {
 interface WorkerGroup {
   rules: WorkerRule[];
   leader: Int32Array;
+  /** 1 where a later rule shares this one's evaluation (its output is kept for them). */
+  leads: Uint8Array;
 }
 
 /**
@@ -147,15 +149,19 @@ function onControl(c: ControlRecord): void {
     case 'group': {
       const list = c.slots.map((s) => rules.get(s)).filter((r): r is WorkerRule => r !== undefined);
       const leader = new Int32Array(list.length).fill(-1);
+      const leads = new Uint8Array(list.length);
       const first = new Map<string, number>();
       list.forEach((r, i) => {
         const key = statementKey(r.sql);
         if (key === null) return;
         const lead = first.get(key);
         if (lead === undefined) first.set(key, i);
-        else leader[i] = lead;
+        else {
+          leader[i] = lead;
+          leads[lead] = 1;
+        }
       });
-      groups.set(c.id, { rules: list, leader });
+      groups.set(c.id, { rules: list, leader, leads });
       return;
     }
     case 'ungroup':
@@ -205,8 +211,10 @@ function evaluate(g: WorkerGroup, r: RingRecord, now: number): void {
         err = e ?? new Error('evaluation failed');
       }
     }
-    outputs[i] = out;
-    errors[i] = err;
+    if (g.leads[i] === 1) {
+      outputs[i] = out;
+      errors[i] = err;
+    }
     if (err !== undefined) {
       counters[base + 2]!++;
       t.error = (err as Error).message;
@@ -248,16 +256,26 @@ function progress(): void {
   }
 }
 
+/** The group of the last message read (control records reset it: they may change groups). */
+let lastGroupId = CONTROL;
+let lastGroup: WorkerGroup | undefined;
+
 /** Reads and evaluates up to PASS records; returns how many it read. */
 function pass(): number {
   const now = Date.now();
   let n = 0;
   while (n < PASS && reader.next(record)) {
     n++;
-    if (record.group === CONTROL) onControl(record.control!);
-    else {
-      const g = groups.get(record.group);
-      if (g !== undefined) evaluate(g, record, now);
+    if (record.group === CONTROL) {
+      onControl(record.control!);
+      lastGroupId = CONTROL;
+    } else {
+      // Consecutive messages mostly belong to the same group (one FROM filter).
+      if (record.group !== lastGroupId) {
+        lastGroupId = record.group;
+        lastGroup = groups.get(lastGroupId);
+      }
+      if (lastGroup !== undefined) evaluate(lastGroup, record, now);
     }
     // Give bytes and progress back as we go, so a writer ahead of us finds room.
     if ((n & 63) === 0) progress();
