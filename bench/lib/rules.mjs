@@ -200,11 +200,26 @@ export function renderRulesSection(result) {
       const n = withRules.cfg.rules;
       const cpuRatio = base.usPerMsg && withRules.usPerMsg ? `by broker CPU per message: ${(base.usPerMsg / withRules.usPerMsg).toFixed(2)}x (${n} rules add ${(withRules.usPerMsg - base.usPerMsg).toFixed(2)} µs per message, ${(((withRules.usPerMsg - base.usPerMsg) / n) * 1000).toFixed(0)} ns per rule)` : '';
       const how = withRules.cfg.distinct ? 'no two statements alike: every rule evaluated on its own' : 'the same statement: evaluated once per message, its output shared by the 10 rules';
-      lines.push(`| r-qos0: ${ruleLabel(withRules.cfg)} vs 0 rules (msg/s) | ${ratio.toFixed(2)}x | | | | ≥ ${RATIO_TARGET.toFixed(2)}x: ${met} | ${how}; ${cpuRatio} |`);
+      // Each run with rules against the rule-free run of the same turn: steadier than the ratio of
+      // medians when the machine's speed drifts during the session.
+      const paired = pairedRatios(q.records, base.cfg.key, withRules.cfg.key);
+      const pairedNote = paired.length ? `median of the per-turn ratios ${median(paired).toFixed(2)}x (${paired.map((x) => x.toFixed(2)).join(', ')})` : '';
+      lines.push(`| r-qos0: ${ruleLabel(withRules.cfg)} vs 0 rules (msg/s) | ${ratio.toFixed(2)}x | | | | ≥ ${RATIO_TARGET.toFixed(2)}x: ${met} | ${[how, pairedNote, cpuRatio].filter(Boolean).join('; ')} |`);
     }
   }
   lines.push('', '"CPU %" is the benchmark process (r-eval) or the broker process (r-qos0), in % of one core.', '');
   return lines.join('\n');
+}
+
+/** Per turn: the msg/s of the `withKey` run over that of the `baseKey` run (turns where both succeeded). */
+function pairedRatios(records, baseKey, withKey) {
+  const out = [];
+  for (const r of records) {
+    if (r.variant !== withKey || !r.ok || typeof r.run !== 'number') continue;
+    const b = records.find((x) => x.variant === baseKey && x.ok && x.run === r.run);
+    if (b?.value > 0) out.push(r.value / b.value);
+  }
+  return out;
 }
 
 /** latest.md's text with its Rules section replaced by `section` (appended when absent). */
