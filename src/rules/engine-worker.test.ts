@@ -640,3 +640,102 @@ test('the worker thread runs at a lower scheduling priority (nice +10), the rest
     assert.equal(nices().get(String(process.pid)), 0, 'the main thread keeps its priority');
   });
 });
+
+test('a deeply nested payload neither stops the worker nor loses the messages around it; its actions still run', async () => {
+  await withHarness(true, async (h) => {
+    const act = recorder();
+    h.put('deep', "SELECT * FROM 'deep/t'", { actions: [act] });
+    h.put('plain', "SELECT * FROM 'deep/t'");
+    h.put('other', "SELECT n FROM 'deep/u'");
+    // 6,000 levels cross no thread as such: the worker hands the message back to be evaluated
+    // here; 60,000 levels are beyond what JSON.parse reads (a non-JSON payload: `*` is the bytes).
+    const deep = (n: number): string => '['.repeat(n) + ']'.repeat(n);
+    h.bus.publish('deep/t', '{"n":1}');
+    h.bus.publish('deep/t', deep(6_000));
+    h.bus.publish('deep/t', '{"n":2}');
+    h.bus.publish('deep/t', deep(60_000));
+    for (let i = 0; i < 5; i++) h.bus.publish('deep/u', `{"n":${i}}`);
+    await h.engine.idle();
+    assert.equal(act.got.length, 4, 'every message reached the action');
+    assert.deepEqual(act.got[0]!.output, { n: 1 });
+    assert.deepEqual(act.got[2]!.output, { n: 2 });
+    let depth = 0;
+    for (let v = act.got[1]!.output; Array.isArray(v); v = v[0]) depth++;
+    assert.equal(depth, 6_000, 'the deep output, evaluated again on the main thread');
+    const counts = h.counts();
+    assert.deepEqual(counts['deep'], [4, 4, 0]);
+    assert.deepEqual(counts['plain'], [4, 4, 0]);
+    assert.deepEqual(counts['other'], [5, 5, 0], 'the worker went on');
+    assert.equal(h.engine.metrics().workerRefused, 0);
+    // Trace reads answer; an output too deep to show says so.
+    const traces = await h.engine.traces('plain');
+    assert.equal(traces.length, 4);
+    assert.match(String(traces[1]!.output), /not shown/);
+    assert.deepEqual(traces[2]!.output, { n: 2 });
+  });
+});
+
+test('a rule whose statement is too long for the ring runs on the main thread; the worker and idle() are not held up', async () => {
+  await withHarness(true, async (h) => {
+    // Over a quarter of the 4 MiB ring as JSON: its definition could never be sure of room.
+    const long = `SELECT n FROM 'long/t' WHERE s <> '${'x'.repeat(1_100_000)}'`;
+    h.put('long', long);
+    h.put('short', "SELECT n FROM 'short/t'");
+    h.bus.publish('long/t', '{"n":1,"s":"y"}');
+    h.bus.publish('short/t', '{"n":2}');
+    await h.engine.idle();
+    assert.deepEqual(h.mainEvals, { long: 1 }, 'the long statement on the main thread, the short one in the worker');
+    assert.deepEqual(h.counts(), { long: [1, 1, 0], short: [1, 1, 0] });
+    assert.equal(h.engine.metrics().workerRefused, 0);
+  });
+});
+
+test('timestamp() and the trace time in the worker are the arrival time from the engine\'s clock', async () => {
+  const bus = new Bus();
+  let clock = 1_700_000_000_000;
+  const engine = new RuleEngine({ messaging: bus, accountId: ACCOUNT, logger, maxQueue: 1000, worker: true, now: () => clock });
+  engine.start();
+  try {
+    const act = recorder();
+    engine.put({ name: 'ts', sql: compileSql("SELECT timestamp() AS t FROM 'ts/t'"), actions: [act], errorAction: null });
+    // Messages of one callback (one socket read) share one clock read, as on the main thread.
+    bus.publish('ts/t', '{}');
+    clock += 1;
+    bus.publish('ts/t', '{}');
+    await turn();
+    clock += 5_000;
+    bus.publish('ts/t', '{}');
+    await engine.idle();
+    assert.deepEqual(
+      act.got.map((g) => g.output),
+      [{ t: 1_700_000_000_000 }, { t: 1_700_000_000_000 }, { t: 1_700_000_005_001 }],
+    );
+    assert.deepEqual(
+      (await engine.traces('ts')).map((t) => t.at),
+      [1_700_000_000_000, 1_700_000_000_000, 1_700_000_005_001],
+    );
+  } finally {
+    engine.stop();
+    await engine.close();
+  }
+});
+
+test('a worker that dies: what it had queued is counted as dropped, later messages are evaluated on the main thread', async () => {
+  await withHarness(true, async (h) => {
+    h.put('w', "SELECT n FROM 'w/t'");
+    await h.engine.idle();
+    const worker = (h.engine as unknown as { offload: { worker: { terminate(): Promise<number> } } }).offload.worker;
+    for (let i = 0; i < 2000; i++) h.bus.publish('w/t', `{"n":${i}}`);
+    // The worker's 'exit' is handled before terminate() resolves.
+    await worker.terminate();
+    for (let i = 0; i < 10; i++) h.bus.publish('w/t', `{"n":${i}}`);
+    await h.engine.idle();
+    const m = h.engine.metrics();
+    const evaluated = m.rules[0]!.evaluated;
+    assert.equal(evaluated + m.queueDropped, 2010, 'every message evaluated or counted as dropped');
+    assert.ok(evaluated >= 10);
+    assert.equal(m.workerRefused, 10, 'after it died, the main thread takes every message');
+    assert.equal(m.queueDepth, 0);
+    assert.deepEqual(await h.engine.traces('w').then((t) => t.length > 0), true);
+  });
+});

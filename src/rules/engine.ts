@@ -107,6 +107,8 @@ interface Runner {
   leads: boolean;
   /** Its slot in the evaluation worker, or -1 when the main thread evaluates it. */
   slot: number;
+  /** Which rule holds the slot (slots are reused): asked with trace reads. */
+  gen: number;
   /** The worker group of its Basic Ingest messages (this rule alone), or -1. */
   aloneGroup: number;
   /** What of a message's context the worker needs for this rule (eval-offload.ts contextNeeds). */
@@ -196,6 +198,10 @@ export class RuleEngine {
           onResult: (slot, r) => this.onWorkerResult(slot, r),
           onRetired: (slot, counts, traces) => this.onSlotRetired(slot, counts, traces),
           onError: (slot, error) => this.deps.logger.warn({ rule: this.slotRunners.get(slot)?.rule.name, error }, 'rule evaluation failed'),
+          onLost: (evaluations) => {
+            this.queueDropped += evaluations;
+          },
+          now: this.now,
         })
       : null;
   }
@@ -227,10 +233,12 @@ export class RuleEngine {
       this.counters.set(rule.name, counters);
     }
     const off = this.offload;
-    const slot = off !== null && EvalOffload.canEvaluate(rule.sql) ? off.addRule(rule.sql, rule.actions.length > 0) : -1;
+    const place = off !== null && EvalOffload.canEvaluate(rule.sql) ? off.addRule(rule.sql, rule.actions.length > 0) : null;
+    const slot = place?.slot ?? -1;
     // Basic Ingest reaches a rule alone: its own runner, which never follows a leader.
     const alone: Runner[] = [newRunner(rule, counters, [], slot)];
     const runner = newRunner(rule, counters, alone, slot);
+    runner.gen = place?.gen ?? 0;
     if (slot >= 0) {
       runner.needs = alone[0]!.needs = contextNeeds(rule.sql, rule.actions.length > 0);
       counters.slots.add(slot);
@@ -466,7 +474,19 @@ export class RuleEngine {
     counters.actionResults.set(r.traceId, traced);
     // The worker keeps the last TRACES_PER_RULE traces; older action results are of no use.
     if (counters.actionResults.size > TRACES_PER_RULE * 2) counters.actionResults.delete(counters.actionResults.keys().next().value!);
-    this.startActions(rule, q, { output: r.output, doc: rule.sql.parsePayload(payload), ctx: q }, counters, traced);
+    const doc = rule.sql.parsePayload(payload);
+    let output = r.output;
+    if (r.again === true) {
+      // The output was nested too deep to cross threads: the same evaluation here, with the same context.
+      try {
+        output = rule.sql.evaluateParsed(q, doc);
+      } catch (err) {
+        this.deps.logger.warn({ err, rule: rule.name, topic: q.topic }, 'rule evaluation failed');
+        return;
+      }
+      if (output === undefined) return;
+    }
+    this.startActions(rule, q, { output, doc, ctx: q }, counters, traced);
   }
 
   /** The worker is done with a slot of a removed rule: its counts stay with the rule's name. */
@@ -556,9 +576,15 @@ export class RuleEngine {
     if (c === undefined) return [];
     const own = readTraces(c.traces);
     if (c.slots.size === 0 && c.retiredTraces.length === 0) return own;
-    const worker = [...c.retiredTraces];
-    for (const slot of c.slots) worker.push(...(await this.offload!.traces(slot)));
-    return newest([...own, ...worker.map((t) => ({ ...t, actions: [...(c.actionResults.get(t.traceId) ?? [])] }))]);
+    const live: Omit<RuleTrace, 'actions'>[] = [];
+    for (const slot of [...c.slots]) {
+      const r = this.slotRunners.get(slot);
+      if (r !== undefined) live.push(...(await this.offload!.traces(slot, r.gen)));
+    }
+    // Read after the awaits: a slot retired meanwhile handed its traces over to this list (so the
+    // same trace may be in both: one per trace id).
+    const worker = new Map([...c.retiredTraces, ...live].map((t) => [t.traceId, t]));
+    return newest([...own, ...[...worker.values()].map((t) => ({ ...t, actions: [...(c.actionResults.get(t.traceId) ?? [])] }))]);
   }
 
   /** Resolves when nothing is queued (here or in the worker) and no action is running (tests, shutdown). */
@@ -592,7 +618,7 @@ function newest<T extends { at: number }>(traces: T[]): T[] {
 }
 
 function newRunner(rule: RuntimeRule, counters: Counters, alone: readonly Runner[], slot: number): Runner {
-  return { rule, counters, alone, leader: null, leads: false, slot, aloneGroup: -1, needs: 0, lastEntry: null, lastDoc: undefined, lastOutput: undefined, lastError: undefined };
+  return { rule, counters, alone, leader: null, leads: false, slot, gen: 0, aloneGroup: -1, needs: 0, lastEntry: null, lastDoc: undefined, lastOutput: undefined, lastError: undefined };
 }
 
 function counterOf(c: Counters, kind: string): { succeeded: number; failed: number } {

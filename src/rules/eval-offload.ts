@@ -60,6 +60,10 @@ export interface EvalOffloadDeps {
   onRetired: (slot: number, counts: SlotCounts, traces: TransferTrace[]) => void;
   /** The worker's first SQL evaluation error of a pass for a rule (for the log). */
   onError: (slot: number, error: string) => void;
+  /** The worker stopped unexpectedly: the evaluations it had queued are lost (the engine counts them as dropped). */
+  onLost?: (evaluations: number) => void;
+  /** The engine's clock: a message's arrival time, the rules' timestamp(). */
+  now?: () => number;
   ringBytes?: number;
   slots?: number;
 }
@@ -80,11 +84,19 @@ export class EvalOffload {
   private alive = false;
   private submitted = 0;
   private written = 0;
+  /** The worker's DONE count as last read. */
+  private doneSeen = 0;
   private readonly freeSlots: number[] = [];
   private nextSlot = 0;
   private nextGroup = 1;
   private nextRequest = 1;
-  private readonly backlog: ControlRecord[] = [];
+  /** Control records (their JSON) waiting for room in the ring, in order. */
+  private readonly backlog: string[] = [];
+  private started = false;
+  private readonly now: () => number;
+  /** The arrival time of the messages of the current socket read (one clock read per batch). */
+  private batchTime = 0;
+  private nextGen = 1;
   private backlogTimer: NodeJS.Timeout | null = null;
   private readonly waiting = new Map<number, (reply: WorkerReply) => void>();
   private publishQueued = false;
@@ -98,6 +110,7 @@ export class EvalOffload {
     this.writer = new RingWriter(this.mem);
     this.counters = new Float64Array(this.mem.counters);
     this.done = doneWord(this.mem.slots);
+    this.now = deps.now ?? Date.now;
   }
 
   /** Whether the worker can evaluate this statement: it compiles without the main thread's lookups, and is synchronous. */
@@ -111,16 +124,24 @@ export class EvalOffload {
     }
   }
 
+  /** Starts the worker; once only (the ring's positions are not reset for a second one). */
   start(): void {
-    if (this.worker !== null) return;
+    if (this.started) return;
+    this.started = true;
     const w = new Worker(new URL('./eval-worker.js', import.meta.url), { workerData: { mem: this.mem, accountId: this.deps.accountId } });
     w.unref();
     w.on('message', (m: WorkerReply) => this.onReply(m));
+    // A reply the main thread cannot read (it should not happen: outputs are bounded in depth):
+    // release whoever waits rather than hang them.
+    w.on('messageerror', (err) => {
+      this.deps.logger.error({ err }, 'rules evaluation worker: a reply could not be read');
+      this.releaseWaiting();
+    });
     w.on('error', (err) => {
       this.deps.logger.error({ err }, 'rules evaluation worker failed; rules are evaluated on the main thread from now on');
-      this.dead();
+      this.lost();
     });
-    w.on('exit', () => this.dead());
+    w.on('exit', () => this.lost());
     this.worker = w;
     this.alive = true;
   }
@@ -131,13 +152,19 @@ export class EvalOffload {
     if (w !== null) await w.terminate();
   }
 
-  /** Gives the rule a slot in the worker; -1 when no slot is free (the rule then runs on the main thread). */
-  addRule(sql: CompiledSql, hasActions: boolean): number {
-    if (!this.alive) return -1;
+  /**
+   * Gives the rule a slot in the worker; -1 when no slot is free, or its statement is too long for
+   * a record that always finds room (a quarter of the ring): the rule then runs on the main thread.
+   */
+  addRule(sql: CompiledSql, hasActions: boolean): { slot: number; gen: number } | null {
+    if (!this.alive) return null;
+    const gen = this.nextGen++;
+    const json = JSON.stringify({ op: 'rule', slot: 0, gen, sql: sql.text, sqlVersion: sql.sqlVersion, results: hasActions } satisfies ControlRecord);
+    if (Buffer.byteLength(json) + 64 > this.mem.ring.byteLength / 4) return null;
     const slot = this.freeSlots.pop() ?? (this.nextSlot < this.mem.slots ? this.nextSlot++ : -1);
-    if (slot < 0) return -1;
-    this.control({ op: 'rule', slot, sql: sql.text, sqlVersion: sql.sqlVersion, results: hasActions });
-    return slot;
+    if (slot < 0) return null;
+    this.control({ op: 'rule', slot, gen, sql: sql.text, sqlVersion: sql.sqlVersion, results: hasActions });
+    return { slot, gen };
   }
 
   /** The worker forgets the rule; `onRetired` gives its final counts once it has. */
@@ -164,11 +191,18 @@ export class EvalOffload {
   submit(group: number, evaluations: number, needs: number, topic: string, message: Message, client: ClientInfo | null): boolean {
     if (!this.alive) return false;
     if (this.backlog.length > 0 && !this.flushBacklog()) return false;
-    if (this.submitted - this.counters[this.done]! + evaluations > this.deps.maxPending) return false;
+    // The worker's count of finished evaluations is read again only when the one seen last says the
+    // bound is reached (it changes with every message: reading it each time cost a cache miss each).
+    if (this.submitted - this.doneSeen + evaluations > this.deps.maxPending) {
+      this.doneSeen = this.counters[this.done]!;
+      if (this.submitted - this.doneSeen + evaluations > this.deps.maxPending) return false;
+    }
     // Only the context the group's rules read (NEEDS_*): most statements read none of it.
     const props = (needs & NEEDS_PROPERTIES) === 0 || message.properties === null ? null : encodeProperties(message.properties);
     const c = client;
-    if (!this.writer.write(group, topic, message.payload, c !== null && (needs & NEEDS_CLIENT_ID) !== 0 ? c.clientId : null, c !== null && (needs & NEEDS_PRINCIPAL) !== 0 ? c.principal : null, c !== null && (needs & NEEDS_SOURCE_IP) !== 0 ? c.remoteAddress : null, props)) return false;
+    // One clock read per socket read, as on the main thread's queue.
+    if (!this.publishQueued) this.batchTime = this.now();
+    if (!this.writer.write(group, this.batchTime, topic, message.payload, c !== null && (needs & NEEDS_CLIENT_ID) !== 0 ? c.clientId : null, c !== null && (needs & NEEDS_PRINCIPAL) !== 0 ? c.principal : null, c !== null && (needs & NEEDS_SOURCE_IP) !== 0 ? c.remoteAddress : null, props)) return false;
     this.submitted += evaluations;
     this.written++;
     // The worker sees this socket read's messages at once, after the callback that routed them.
@@ -194,11 +228,11 @@ export class EvalOffload {
     return { evaluated: this.counters[b]!, matched: this.counters[b + 1]!, sqlErrors: this.counters[b + 2]! };
   }
 
-  /** The traces the worker keeps for a slot (outputs decoded); empty when it is not running. */
-  async traces(slot: number): Promise<TransferTrace[]> {
+  /** The traces the worker keeps for a rule's slot (outputs decoded); empty when it is not running. */
+  async traces(slot: number, gen: number): Promise<TransferTrace[]> {
     if (!this.alive) return [];
     const id = this.nextRequest++;
-    const reply = await this.request(id, () => this.worker!.postMessage({ op: 'traces', id, slot }));
+    const reply = await this.request(id, () => this.worker!.postMessage({ op: 'traces', id, slot, gen }));
     return reply?.op === 'traces' ? decodeTraces(reply.traces) : [];
   }
 
@@ -217,7 +251,7 @@ export class EvalOffload {
   }
 
   private control(record: ControlRecord): void {
-    this.backlog.push(record);
+    this.backlog.push(JSON.stringify(record));
     this.flushBacklog();
   }
 
@@ -265,6 +299,17 @@ export class EvalOffload {
     }
   }
 
+  /** The worker stopped unexpectedly: what it had queued is lost (counted), the rest as `dead()`. */
+  private lost(): void {
+    if (!this.alive) return;
+    const pending = this.pending();
+    this.dead();
+    if (pending > 0) {
+      this.deps.logger.error({ evaluations: pending }, 'rules evaluation worker stopped with evaluations queued; they are lost');
+      this.deps.onLost?.(pending);
+    }
+  }
+
   /** The worker stopped: everything is evaluated on the main thread; waiters are released. */
   private dead(): void {
     if (!this.alive && this.worker === null) return;
@@ -272,6 +317,11 @@ export class EvalOffload {
     this.worker = null;
     if (this.backlogTimer !== null) clearTimeout(this.backlogTimer);
     this.backlogTimer = null;
+    this.releaseWaiting();
+  }
+
+  /** Resolves every pending sync and trace read (a trace read then gets no traces). */
+  private releaseWaiting(): void {
     for (const w of this.waiting.values()) w({ op: 'synced', id: 0 });
     this.waiting.clear();
   }

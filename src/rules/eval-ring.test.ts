@@ -42,6 +42,8 @@ interface Msg {
   principal: string | null;
   sourceIp: string | null;
   properties: string | null;
+  /** Arrival time, ms since the epoch (above 2^32: both header words are used). */
+  arrived: number;
 }
 
 function ends(mem: RingMemory): { writer: RingWriter; reader: RingReader; record: RingRecord } {
@@ -49,7 +51,7 @@ function ends(mem: RingMemory): { writer: RingWriter; reader: RingReader; record
 }
 
 function write(w: RingWriter, m: Msg): boolean {
-  return w.write(m.group, m.topic, m.payload, m.clientId, m.principal, m.sourceIp, m.properties);
+  return w.write(m.group, m.arrived, m.topic, m.payload, m.clientId, m.principal, m.sourceIp, m.properties);
 }
 
 /** What the reader's record holds, as a Msg (the payload copied out of the ring). */
@@ -63,11 +65,14 @@ function seen(reader: RingReader, r: RingRecord): Msg {
     principal: r.principal,
     sourceIp: r.sourceIp,
     properties: r.properties,
+    arrived: r.arrived,
   };
 }
 
+let clock = 1_764_000_000_000;
+
 function msg(over: Partial<Msg> = {}): Msg {
-  return { group: 1, topic: 't', payload: Buffer.alloc(0), clientId: null, principal: null, sourceIp: null, properties: null, ...over };
+  return { group: 1, topic: 't', payload: Buffer.alloc(0), clientId: null, principal: null, sourceIp: null, properties: null, arrived: clock++, ...over };
 }
 
 test('a record round-trips: non-ASCII topic, binary payload, null and empty strings, properties JSON', () => {
@@ -133,8 +138,8 @@ test('publish() clears SLEEPING (the reader is woken once); with nothing new it 
   assert.equal(Atomics.load(control, SLEEPING), 1, 'a write alone wakes nobody');
   writer.publish();
   assert.equal(Atomics.load(control, SLEEPING), 0);
-  // 32 header bytes + the 1-byte topic, rounded to 4.
-  assert.equal(Atomics.load(control, HEAD), 36);
+  // 40 header bytes + the 1-byte topic, rounded to 4.
+  assert.equal(Atomics.load(control, HEAD), 44);
 });
 
 test('write returns false when full, and succeeds again once the reader releases', () => {
@@ -143,12 +148,12 @@ test('write returns false when full, and succeeds again once the reader releases
   const payload = Buffer.alloc(100, 7);
   let n = 0;
   while (write(writer, msg({ topic: `m${n}`, payload }))) n++;
-  // 1024 bytes, records of 136 bytes (32 header + 3 topic + 100 payload, rounded): 7 fit.
+  // 1024 bytes, records of 144 bytes (40 header + 2 topic + 100 payload, rounded): 7 fit.
   assert.equal(n, 7);
   assert.equal(write(writer, msg({ topic: 'late', payload })), false, 'still full');
   writer.publish();
   // Read without releasing: the writer still finds no room. (It reserves the worst case of 3
-  // bytes per character, 147 bytes for 'late': two records of 136 bytes must go first.)
+  // bytes per character, 155 bytes for 'late': two records of 144 bytes must go first.)
   assert.equal(reader.next(record), true);
   assert.equal(record.topic, 'm0');
   reader.release();
@@ -156,7 +161,7 @@ test('write returns false when full, and succeeds again once the reader releases
   assert.equal(reader.next(record), true);
   assert.equal(record.topic, 'm1');
   assert.equal(write(writer, msg({ topic: 'late', payload })), false, 'read but not released: still full');
-  assert.equal(Atomics.load(new Int32Array(mem.control), TAIL), 136);
+  assert.equal(Atomics.load(new Int32Array(mem.control), TAIL), 144);
   reader.release();
   assert.equal(write(writer, msg({ topic: 'late', payload })), true);
   writer.publish();
@@ -174,21 +179,21 @@ test('write returns false when full, and succeeds again once the reader releases
 });
 
 test('a record that ends exactly at the end of the ring: the next starts at 0, and HEAD never reaches TAIL', () => {
-  // Records of 36 bytes (header, no topic, one payload byte, null strings; the writer reserves 36).
-  const mem = allocateRing(144, 1);
+  // Records of 44 bytes (header, no topic, one payload byte, null strings; the writer reserves 44).
+  const mem = allocateRing(176, 1);
   const { writer, reader, record } = ends(mem);
   const one = (i: number): Msg => msg({ group: 10 + i, topic: '', payload: Buffer.from([i]) });
   assert.equal(write(writer, one(0)), true);
   assert.equal(write(writer, one(1)), true);
   assert.equal(write(writer, one(2)), true);
-  // The fourth would end at 144 with TAIL at 0: HEAD would reach TAIL (empty), so it is refused.
+  // The fourth would end at 176 with TAIL at 0: HEAD would reach TAIL (empty), so it is refused.
   assert.equal(write(writer, one(3)), false);
   writer.publish();
   assert.equal(reader.next(record), true);
   assert.equal(record.group, 10);
   reader.release();
-  assert.equal(write(writer, one(3)), true, 'fits exactly before the end now that TAIL is 36');
-  // HEAD is 0 now and TAIL 36: a 36-byte record would make them equal.
+  assert.equal(write(writer, one(3)), true, 'fits exactly before the end now that TAIL is 44');
+  // HEAD is 0 now and TAIL 44: a 44-byte record would make them equal.
   assert.equal(write(writer, one(4)), false);
   writer.publish();
   assert.equal(Atomics.load(new Int32Array(mem.control), HEAD), 0);
@@ -209,7 +214,7 @@ test('a record that ends exactly at the end of the ring: the next starts at 0, a
 });
 
 test('a record that does not fit before the end wraps to 0 behind a 0-length marker', () => {
-  const mem = allocateRing(128, 1);
+  const mem = allocateRing(152, 1);
   const { writer, reader, record } = ends(mem);
   const one = (i: number): Msg => msg({ group: 20 + i, topic: '', payload: Buffer.from([i]) });
   for (let i = 0; i < 3; i++) assert.equal(write(writer, one(i)), true);
@@ -218,40 +223,40 @@ test('a record that does not fit before the end wraps to 0 behind a 0-length mar
   writer.publish();
   assert.equal(reader.next(record), true);
   reader.release();
-  // TAIL 36: a 36-byte record at 0 would end at TAIL (HEAD === TAIL reads as empty).
+  // TAIL 44: a 44-byte record at 0 would end at TAIL (HEAD === TAIL reads as empty).
   assert.equal(write(writer, one(3)), false, 'no wrap onto TAIL');
   assert.equal(reader.next(record), true);
   reader.release();
   assert.equal(write(writer, one(3)), true, 'wrapped to 0');
-  assert.equal(new Uint32Array(mem.ring)[108 / 4], 0, 'the wrap marker at the old HEAD');
-  assert.equal(write(writer, one(4)), false, 'HEAD 36 may not reach TAIL 72');
+  assert.equal(new Uint32Array(mem.ring)[132 / 4], 0, 'the wrap marker at the old HEAD');
+  assert.equal(write(writer, one(4)), false, 'HEAD 44 may not reach TAIL 88');
   writer.publish();
   assert.equal(reader.next(record), true);
   assert.equal(record.group, 22);
   assert.equal(reader.next(record), true);
   assert.equal(record.group, 23);
   assert.equal(reader.bytes[record.payloadStart], 3);
-  assert.equal(record.payloadStart, 32, 'read from offset 0');
+  assert.equal(record.payloadStart, 40, 'read from offset 0');
   assert.equal(reader.next(record), false);
 });
 
 test('control records come in order with the messages, and writeControl publishes what was written before it', () => {
   const { writer, reader, record } = ends(allocateRing(2048, 4));
   const controls: ControlRecord[] = [
-    { op: 'rule', slot: 3, sql: "SELECT * FROM 'a/ü'", sqlVersion: '2016-03-23', results: true },
+    { op: 'rule', slot: 3, gen: 1, sql: "SELECT * FROM 'a/ü'", sqlVersion: '2016-03-23', results: true },
     { op: 'group', id: 5, slots: [3, 1] },
     { op: 'ungroup', id: 5 },
     { op: 'unrule', slot: 3 },
     { op: 'sync', id: 9 },
   ];
   write(writer, msg({ topic: 'm0' }));
-  assert.equal(writer.writeControl(controls[0]!), true);
+  assert.equal(writer.writeControl(JSON.stringify(controls[0]!)), true);
   assert.equal(writer.unpublished, false, 'the control record published the message before it too');
   write(writer, msg({ topic: 'm1' }));
   write(writer, msg({ topic: 'm2' }));
-  for (const c of controls.slice(1, 4)) writer.writeControl(c);
+  for (const c of controls.slice(1, 4)) writer.writeControl(JSON.stringify(c));
   write(writer, msg({ topic: 'm3' }));
-  writer.writeControl(controls[4]!);
+  writer.writeControl(JSON.stringify(controls[4]!));
   write(writer, msg({ topic: 'm4' }));
   const order: unknown[] = [];
   while (reader.next(record)) order.push(record.group === CONTROL ? record.control : record.topic);
@@ -282,7 +287,7 @@ test('FIFO across thousands of wrap-arounds: 10,000 records of random sizes, ran
     if (rnd() < 0.05) return { op: 'sync', id: i };
     const payload = Buffer.alloc(Math.floor(rnd() * rnd() * 700));
     for (let k = 0; k < payload.length; k++) payload[k] = Math.floor(rnd() * 256);
-    return { group: 1 + Math.floor(rnd() * 1000), topic: str(rnd, 20), payload, clientId: maybe(rnd, 12), principal: maybe(rnd, 12), sourceIp: maybe(rnd, 8), properties: rnd() < 0.5 ? null : JSON.stringify({ contentType: str(rnd, 10), userProperties: { k: str(rnd, 10) } }) };
+    return { group: 1 + Math.floor(rnd() * 1000), arrived: 1_764_000_000_000 + i, topic: str(rnd, 20), payload, clientId: maybe(rnd, 12), principal: maybe(rnd, 12), sourceIp: maybe(rnd, 8), properties: rnd() < 0.5 ? null : JSON.stringify({ contentType: str(rnd, 10), userProperties: { k: str(rnd, 10) } }) };
   };
   const rnd = prng(42);
   let written = 0;
@@ -297,7 +302,7 @@ test('FIFO across thousands of wrap-arounds: 10,000 records of random sizes, ran
     const burst = 1 + Math.floor(rnd() * 24);
     for (let k = 0; k < burst && written < N; k++) {
       const it = item(written);
-      const ok = 'op' in it ? writer.writeControl(it) : write(writer, it);
+      const ok = 'op' in it ? writer.writeControl(JSON.stringify(it)) : write(writer, it);
       if (!ok) {
         refused++;
         break;

@@ -8,17 +8,18 @@
  *   TAIL     byte offset the reader reads next (published after each record)
  *   SLEEPING 1 while the reader waits on HEAD (the writer clears it and notifies once)
  *
- * A record (4-byte aligned, at HEAD): eight u32 words, then the bytes.
+ * A record (4-byte aligned, at HEAD): ten u32 words, then the bytes.
  *   [0] record length in bytes (0: the writer wrapped, the next record is at offset 0)
  *   [1] group id (CONTROL: a control record, JSON in the bytes)
  *   [2] topic bytes      [3] payload bytes
  *   [4] client id bytes  [5] principal bytes  [6] source IP bytes  [7] properties bytes
  *       (NONE for a null string; properties are JSON)
+ *   [8] [9] arrival time, ms since the epoch (low and high 32 bits): the rules' timestamp()
  * The ring is never full to the byte: HEAD === TAIL always means empty.
  *
  * Counters (Float64Array over `counters`): per rule slot, evaluated / matched / sqlErrors, written
  * by the worker, read by /metrics; DONE (on its own cache line after the slots) is the evaluations
- * the worker finished, updated in batches (the writer reads it for every message).
+ * the worker finished (the writer reads it only when the value it saw last says its bound is reached).
  */
 import { SqlDecimal } from './sql/index.js';
 
@@ -31,7 +32,8 @@ export const CONTROL_WORDS = 48;
 
 export const CONTROL = 0;
 export const NONE = 0xffffffff;
-export const HEADER_BYTES = 32;
+export const HEADER_BYTES = 40;
+const TWO_32 = 2 ** 32;
 
 /** Counter words per rule slot: evaluated, matched, sqlErrors. */
 export const SLOT_WORDS = 3;
@@ -77,7 +79,7 @@ export function doneWord(slots: number): number {
 
 /** What the worker is told through the ring (in order with the messages). */
 export type ControlRecord =
-  | { op: 'rule'; slot: number; sql: string; sqlVersion: string; results: boolean }
+  | { op: 'rule'; slot: number; gen: number; sql: string; sqlVersion: string; results: boolean }
   | { op: 'unrule'; slot: number }
   | { op: 'group'; id: number; slots: number[] }
   | { op: 'ungroup'; id: number }
@@ -102,8 +104,10 @@ export interface WorkerResult {
   properties: string | null;
   traceId: string;
   timestamp: number;
-  /** The SELECT output, encoded with `encodeValue`. */
+  /** The SELECT output, encoded with `encodeValue`; undefined with `again`. */
   output: unknown;
+  /** The output could not cross threads (nested too deep): evaluate the rule again on the main thread. */
+  again?: boolean;
 }
 
 /** A trace as the worker sends it (output encoded with `encodeValue`). */
@@ -121,14 +125,19 @@ export interface TransferTrace {
  * null, and turns a Buffer into a Uint8Array; a whole Decimal (SqlDecimal) would lose its class, so
  * it travels as a one-entry Map (no SQL value is a Map).
  */
-export function encodeValue(v: unknown): unknown {
+export function encodeValue(v: unknown, depth = 0): unknown {
   if (v === null || typeof v !== 'object') return v;
   if (v instanceof SqlDecimal) return new Map([['decimal', v.text]]);
   // A copy: a binary output may view the ring, which the writer reuses.
   if (Buffer.isBuffer(v)) return new Uint8Array(v);
-  if (Array.isArray(v)) return v.map(encodeValue);
-  return mapObject(v as Record<string, unknown>, encodeValue);
+  // The receiving thread's deserializer recurses on a smaller stack than the worker's.
+  if (depth >= MAX_CROSSING_DEPTH) throw new RangeError(`an output nested deeper than ${MAX_CROSSING_DEPTH} levels does not cross threads`);
+  if (Array.isArray(v)) return v.map((x) => encodeValue(x, depth + 1));
+  return mapObject(v as Record<string, unknown>, (x) => encodeValue(x, depth + 1));
 }
+
+/** How deep a value may nest to cross threads (deeper outputs are evaluated again on the main thread). */
+export const MAX_CROSSING_DEPTH = 200;
 
 export function decodeValue(v: unknown): unknown {
   if (v === null || typeof v !== 'object') return v;
@@ -225,7 +234,7 @@ export class RingWriter {
   }
 
   /** One message for worker group `group`; false when the ring is full. */
-  write(group: number, topic: string, payload: Buffer, clientId: string | null, principal: string | null, sourceIp: string | null, properties: string | null): boolean {
+  write(group: number, arrived: number, topic: string, payload: Buffer, clientId: string | null, principal: string | null, sourceIp: string | null, properties: string | null): boolean {
     // Worst case for the strings (3 UTF-8 bytes per UTF-16 unit); the record then takes what it used.
     const bound =
       HEADER_BYTES + topic.length * 3 + payload.length + (clientId === null ? 0 : clientId.length * 3) + (principal === null ? 0 : principal.length * 3) + (sourceIp === null ? 0 : sourceIp.length * 3) + (properties === null ? 0 : properties.length * 3) + 3;
@@ -241,6 +250,8 @@ export class RingWriter {
     b.set(payload, o);
     o += payload.length;
     w[h + 1] = group;
+    w[h + 8] = arrived % TWO_32;
+    w[h + 9] = Math.floor(arrived / TWO_32);
     w[h + 2] = topicLen;
     w[h + 3] = payload.length;
     o = this.str(clientId, o, h + 4);
@@ -251,9 +262,8 @@ export class RingWriter {
     return true;
   }
 
-  /** A control record (in order with the messages); false when the ring is full. */
-  writeControl(record: ControlRecord): boolean {
-    const json = JSON.stringify(record);
+  /** A control record (its JSON, in order with the messages); false when the ring is full. */
+  writeControl(json: string): boolean {
     const at = this.reserve(HEADER_BYTES + json.length * 3 + 3);
     if (at < 0) return false;
     const h = at >>> 2;
@@ -304,6 +314,8 @@ export class RingWriter {
 /** One record as the reader sees it (reused: valid until the next `next()`). */
 export class RingRecord {
   group = 0;
+  /** When the message arrived (ms since the epoch). */
+  arrived = 0;
   topic = '';
   payloadStart = 0;
   payloadEnd = 0;
@@ -362,6 +374,7 @@ export class RingReader {
       r.control = JSON.parse(b.toString('utf8', o, o + w[h + 2]!)) as ControlRecord;
     } else {
       r.control = null;
+      r.arrived = w[h + 9]! * TWO_32 + w[h + 8]!;
       const topicLen = w[h + 2]!;
       r.topic = this.utf8.utf8Slice(o, o + topicLen);
       o += topicLen;

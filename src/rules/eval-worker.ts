@@ -20,6 +20,8 @@ interface WorkerData {
 
 interface WorkerRule {
   slot: number;
+  /** Which rule holds the slot (trace reads name it: slots are reused). */
+  gen: number;
   sql: CompiledSql;
   /** SQL 2015-10-08: whole Decimals in the payload stay Decimals (json.ts). */
   decimals: boolean;
@@ -36,6 +38,8 @@ interface WorkerGroup {
   leader: Int32Array;
   /** 1 where a later rule shares this one's evaluation (its output is kept for them). */
   leads: Uint8Array;
+  /** Evaluations one message counts for: the group's rules as the engine sent them. */
+  evaluations: number;
 }
 
 /**
@@ -109,8 +113,6 @@ const reader = new RingReader(data.mem);
 const counters = new Float64Array(data.mem.counters);
 const DONE = doneWord(data.mem.slots);
 const msg = new WorkerMessage(data.accountId);
-/** Evaluations finished since DONE was last updated (it is, every 64 records: the writer reads it per message). */
-let done = 0;
 const rules = new Map<number, WorkerRule>();
 const groups = new Map<number, WorkerGroup>();
 const record = new RingRecord();
@@ -132,7 +134,7 @@ function onControl(c: ControlRecord): void {
   switch (c.op) {
     case 'rule':
       try {
-        rules.set(c.slot, { slot: c.slot, sql: compileSql(c.sql, { sqlVersion: c.sqlVersion }), decimals: keepsWholeDecimals(c.sqlVersion), results: c.results, traces: newTraceRing(), reportedError: false });
+        rules.set(c.slot, { slot: c.slot, gen: c.gen, sql: compileSql(c.sql, { sqlVersion: c.sqlVersion }), decimals: keepsWholeDecimals(c.sqlVersion), results: c.results, traces: newTraceRing(), reportedError: false });
       } catch (err) {
         post({ op: 'failed', slot: c.slot, error: (err as Error).message });
       }
@@ -161,14 +163,14 @@ function onControl(c: ControlRecord): void {
           leads[lead] = 1;
         }
       });
-      groups.set(c.id, { rules: list, leader, leads });
+      groups.set(c.id, { rules: list, leader, leads, evaluations: c.slots.length });
       return;
     }
     case 'ungroup':
       groups.delete(c.id);
       return;
     case 'sync':
-      // Everything before it is evaluated: its results, and the count of finished evaluations, go first.
+      // Everything before it is evaluated: its results go first.
       progress();
       flushResults();
       post({ op: 'synced', id: c.id });
@@ -179,7 +181,9 @@ function onControl(c: ControlRecord): void {
 const outputs: unknown[] = [];
 const errors: unknown[] = [];
 
-function evaluate(g: WorkerGroup, r: RingRecord, now: number): void {
+function evaluate(g: WorkerGroup, r: RingRecord): void {
+  // timestamp() and the trace's time: when the message arrived (written by the broker's thread).
+  const now = r.arrived;
   const trace = new MessageTrace(r.topic, now);
   msg.reset(r, now, trace);
   // Parsed once per message (per SQL version's reading of numbers), when a rule evaluates.
@@ -231,6 +235,14 @@ function evaluate(g: WorkerGroup, r: RingRecord, now: number): void {
     if (msg.payloadView !== null) out = detachView(out, msg.payloadView);
     t.output = out;
     if (rule.results) {
+      let output: unknown;
+      let again = false;
+      try {
+        output = encodeValue(out);
+      } catch {
+        // Nested too deep to cross threads: the main thread evaluates this one again.
+        again = true;
+      }
       results.push({
         slot: rule.slot,
         topic: r.topic,
@@ -241,19 +253,30 @@ function evaluate(g: WorkerGroup, r: RingRecord, now: number): void {
         properties: r.properties,
         traceId: trace.traceId,
         timestamp: now,
-        output: encodeValue(out),
+        output,
+        ...(again ? { again } : {}),
       });
     }
   }
-  done += list.length;
+  counters[DONE]! += g.evaluations;
+}
+
+/**
+ * A message's evaluation that cannot stop the worker: what escapes the per-rule handling (it
+ * should not happen) is logged through the main thread, and the message's evaluations still count
+ * as done, so the engine's bound and idle() stay right.
+ */
+function evaluateSafely(g: WorkerGroup, r: RingRecord): void {
+  try {
+    evaluate(g, r);
+  } catch (err) {
+    counters[DONE]! += g.evaluations;
+    post({ op: 'failed', slot: g.rules[0]?.slot ?? -1, error: `worker: ${(err as Error).message}` });
+  }
 }
 
 function progress(): void {
   reader.release();
-  if (done > 0) {
-    counters[DONE]! += done;
-    done = 0;
-  }
 }
 
 /** The group of the last message read (control records reset it: they may change groups). */
@@ -262,7 +285,6 @@ let lastGroup: WorkerGroup | undefined;
 
 /** Reads and evaluates up to PASS records; returns how many it read. */
 function pass(): number {
-  const now = Date.now();
   let n = 0;
   while (n < PASS && reader.next(record)) {
     n++;
@@ -275,9 +297,9 @@ function pass(): number {
         lastGroupId = record.group;
         lastGroup = groups.get(lastGroupId);
       }
-      if (lastGroup !== undefined) evaluate(lastGroup, record, now);
+      if (lastGroup !== undefined) evaluateSafely(lastGroup, record);
     }
-    // Give bytes and progress back as we go, so a writer ahead of us finds room.
+    // Give bytes back as we go, so a writer ahead of us finds room.
     if ((n & 63) === 0) progress();
   }
   progress();
@@ -323,11 +345,19 @@ async function run(): Promise<void> {
 /** A rule's traces as they cross to the main thread (outputs encoded). */
 function transferTraces(rule: WorkerRule | undefined): TransferTrace[] {
   if (rule === undefined) return [];
-  return readTraces(rule.traces).map(({ actions: _actions, ...t }) => (t.output === undefined ? t : { ...t, output: encodeValue(t.output) }));
+  return readTraces(rule.traces).map(({ actions: _actions, ...t }) => {
+    if (t.output === undefined) return t;
+    try {
+      return { ...t, output: encodeValue(t.output) };
+    } catch (err) {
+      return { ...t, output: `(not shown: ${(err as Error).message})` };
+    }
+  });
 }
 
-port.on('message', (m: { op: 'traces'; id: number; slot: number }) => {
-  post({ op: 'traces', id: m.id, traces: transferTraces(rules.get(m.slot)) });
+port.on('message', (m: { op: 'traces'; id: number; slot: number; gen: number }) => {
+  const rule = rules.get(m.slot);
+  post({ op: 'traces', id: m.id, traces: rule?.gen === m.gen ? transferTraces(rule) : [] });
 });
 
 void run();
