@@ -17,7 +17,7 @@ import type { Logger } from '../lib/index.js';
 import type { CompiledAction, Invocation } from './actions.js';
 import { decodeProperties, type WorkerResult } from './eval-ring.js';
 import { contextNeeds, EvalOffload } from './eval-offload.js';
-import { statementKey, type CompiledSql, type SqlContext } from './sql/index.js';
+import { leaderIndexes, type CompiledSql, type SqlContext } from './sql/index.js';
 import { MessageTrace, newTraceRing, nextTrace, readTraces, TRACES_PER_RULE, tracedOutput, type RuleTrace, type TraceRecord, type TraceRing } from './traces.js';
 
 export type { RuleTrace } from './traces.js';
@@ -133,15 +133,12 @@ interface FilterGroup {
 
 /** Gives each runner of a group its leader: the first earlier runner with the same statement. */
 function withLeaders(runners: Runner[]): readonly Runner[] {
-  const first = new Map<string, Runner>();
+  const lead = leaderIndexes(runners.map((r) => r.rule.sql));
   for (const r of runners) r.leads = false;
-  for (const r of runners) {
-    const key = statementKey(r.rule.sql);
-    const lead = key === null ? undefined : first.get(key);
-    r.leader = lead ?? null;
-    if (lead !== undefined) lead.leads = true;
-    else if (key !== null) first.set(key, r);
-  }
+  runners.forEach((r, i) => {
+    r.leader = lead[i]! >= 0 ? runners[lead[i]!]! : null;
+    if (r.leader !== null) r.leader.leads = true;
+  });
   return runners;
 }
 

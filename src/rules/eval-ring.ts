@@ -22,6 +22,7 @@
  * the worker finished (the writer reads it only when the value it saw last says its bound is reached).
  */
 import { SqlDecimal } from './sql/index.js';
+import type { RuleTrace } from './traces.js';
 
 // Each on its own cache line (64 bytes): the writer stores HEAD, the reader TAIL and SLEEPING, and
 // sharing a line made each store invalidate the other core's copy of what it reads.
@@ -110,15 +111,8 @@ export interface WorkerResult {
   again?: boolean;
 }
 
-/** A trace as the worker sends it (output encoded with `encodeValue`). */
-export interface TransferTrace {
-  traceId: string;
-  topic: string;
-  at: number;
-  matched: boolean;
-  output?: unknown;
-  error?: string;
-}
+/** A trace as the worker sends it: no action results (those run on the main thread); output encoded with `encodeValue`. */
+export type TransferTrace = Omit<RuleTrace, 'actions'>;
 
 /**
  * SQL values across threads. Structured clone keeps objects, arrays, strings, numbers, booleans and
@@ -183,21 +177,13 @@ export function decodeProperties(text: string): Record<string, unknown> {
   return p;
 }
 
-/**
- * The writing end (main thread). `write` returns false when the record does not fit (the reader is
- * behind by nearly the ring's size): the caller evaluates that message itself.
- */
-export class RingWriter {
-  private readonly control: Int32Array;
-  private readonly words: Uint32Array;
-  private readonly bytes: Buffer;
-  private readonly utf8: Utf8Buffer;
-  private readonly size: number;
-  private head = 0;
-  /** HEAD as last published to the reader (records up to `head` are written but may not be). */
-  private published = 0;
-  /** The reader's TAIL as last read (it only moves forward, so the room it shows is there). */
-  private tail = 0;
+/** What both ends see of the shared memory. */
+abstract class RingView {
+  readonly control: Int32Array;
+  readonly bytes: Buffer;
+  protected readonly words: Uint32Array;
+  protected readonly utf8: Utf8Buffer;
+  protected readonly size: number;
 
   constructor(mem: RingMemory) {
     this.control = new Int32Array(mem.control);
@@ -206,6 +192,18 @@ export class RingWriter {
     this.utf8 = this.bytes as unknown as Utf8Buffer;
     this.size = mem.ring.byteLength;
   }
+}
+
+/**
+ * The writing end (main thread). `write` returns false when the record does not fit (the reader is
+ * behind by nearly the ring's size): the caller evaluates that message itself.
+ */
+export class RingWriter extends RingView {
+  private head = 0;
+  /** HEAD as last published to the reader (records up to `head` are written but may not be). */
+  private published = 0;
+  /** The reader's TAIL as last read (it only moves forward, so the room it shows is there). */
+  private tail = 0;
 
   /**
    * Room for `need` bytes at the head (wrapping if the end is too short); -1 when full. The tail
@@ -328,23 +326,10 @@ export class RingRecord {
 }
 
 /** The reading end (the worker). */
-export class RingReader {
-  readonly control: Int32Array;
-  readonly bytes: Buffer;
-  private readonly utf8: Utf8Buffer;
-  private readonly words: Uint32Array;
-  private readonly size: number;
+export class RingReader extends RingView {
   private tail = 0;
   /** HEAD as last read. */
   private head = 0;
-
-  constructor(mem: RingMemory) {
-    this.control = new Int32Array(mem.control);
-    this.words = new Uint32Array(mem.ring);
-    this.bytes = Buffer.from(mem.ring);
-    this.utf8 = this.bytes as unknown as Utf8Buffer;
-    this.size = mem.ring.byteLength;
-  }
 
   /** Text of ring bytes (payloads are read as text for JSON.parse without a Buffer view). */
   text(start: number, end: number): string {

@@ -10,7 +10,7 @@ import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { MessageProperties } from '../core/index.js';
 import { CONTROL, decodeProperties, detachView, doneWord, encodeValue, HEAD, RingReader, RingRecord, SLEEPING, SLOT_WORDS, type ControlRecord, type RingMemory, type TransferTrace, type WorkerReply, type WorkerResult } from './eval-ring.js';
-import { compileSql, keepsWholeDecimals, parsePayloadText, statementKey, type CompiledSql, type SqlContext } from './sql/index.js';
+import { compileSql, keepsWholeDecimals, parsePayloadText, leaderIndexes, type CompiledSql, type SqlContext } from './sql/index.js';
 import { MessageTrace, newTraceRing, nextTrace, readTraces, type TraceRing } from './traces.js';
 
 interface WorkerData {
@@ -150,19 +150,9 @@ function onControl(c: ControlRecord): void {
     }
     case 'group': {
       const list = c.slots.map((s) => rules.get(s)).filter((r): r is WorkerRule => r !== undefined);
-      const leader = new Int32Array(list.length).fill(-1);
+      const leader = leaderIndexes(list.map((r) => r.sql));
       const leads = new Uint8Array(list.length);
-      const first = new Map<string, number>();
-      list.forEach((r, i) => {
-        const key = statementKey(r.sql);
-        if (key === null) return;
-        const lead = first.get(key);
-        if (lead === undefined) first.set(key, i);
-        else {
-          leader[i] = lead;
-          leads[lead] = 1;
-        }
-      });
+      for (const lead of leader) if (lead >= 0) leads[lead] = 1;
       groups.set(c.id, { rules: list, leader, leads, evaluations: c.slots.length });
       return;
     }

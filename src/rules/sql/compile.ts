@@ -587,6 +587,20 @@ export function statementKey(sql: CompiledSql): string | null {
   return sql.shareable && !sql.async ? `${sql.sqlVersion}\n${sql.text}` : null;
 }
 
+/** For each statement, the index of the first earlier one with the same key (its evaluation is shared), or -1. */
+export function leaderIndexes(statements: readonly CompiledSql[]): Int32Array {
+  const leader = new Int32Array(statements.length).fill(-1);
+  const first = new Map<string, number>();
+  statements.forEach((sql, i) => {
+    const key = statementKey(sql);
+    if (key === null) return;
+    const lead = first.get(key);
+    if (lead === undefined) first.set(key, i);
+    else leader[i] = lead;
+  });
+  return leader;
+}
+
 /** Compiles one expression for substitution templates (`${expr}` in action fields). */
 export function compileExpression(text: string, opts: CompileOptions = {}): (doc: unknown, ctx: SqlContext) => unknown {
   const wrapped = `SELECT VALUE ${text} FROM '#'`;

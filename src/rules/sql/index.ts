@@ -1,5 +1,5 @@
 /** rules/sql: AWS IoT SQL — lexer, parser, compiler to closures, type rules, functions, templates. */
-export { compileSql, compileExpression, parsePayload, parsePayloadText, statementKey, keepsWholeDecimals, SQL_VERSIONS, DEFAULT_SQL_VERSION } from './compile.js';
+export { compileSql, compileExpression, parsePayload, parsePayloadText, statementKey, leaderIndexes, keepsWholeDecimals, SQL_VERSIONS, DEFAULT_SQL_VERSION } from './compile.js';
 export type { CompiledSql, CompileOptions } from './compile.js';
 export { compileTemplate } from './template.js';
 export type { Template } from './template.js';
